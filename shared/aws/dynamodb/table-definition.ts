@@ -1,0 +1,16 @@
+/**
+ * The single table's key schema, shared by the CDK stack and the local runtime so that the
+ * two can never drift apart. See docs/data-model.md for every item type stored in it.
+ */
+export const TABLE_KEYS = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** TTL attribute: epoch seconds. DynamoDB deletes the item some time after it passes. */
+  ttlAttribute: 'expiresAt',
+} as const;
+
+/** Local secondary index ordering a profile's events by time (newest-first listing, windows). */
+export const EVENTS_BY_TIME_INDEX = { name: 'byTime', sortKey: 'tsk' } as const;
+
+/** Sparse global secondary index for listings and reverse lookups (audiences, journeys, ...). */
+export const GSI1 = { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' } as const;

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+
+/**
+ * Settings every function reads from its environment, parsed once per cold start.
+ * A missing or malformed variable fails the cold start with a message naming it.
+ */
+const ConfigSchema = z.object({
+  TABLE_NAME: z.string().min(3),
+  EVENT_RETENTION_DAYS: z.coerce.number().int().positive().default(400),
+  /** AWS: Secrets Manager ARNs. Local: the keys themselves are injected instead. */
+  WRITE_KEY_SECRET_ARN: z.string().optional(),
+  API_KEY_SECRET_ARN: z.string().optional(),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+let cached: Config | undefined;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  if (cached && env === process.env) return cached;
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid environment: ${problems}`);
+  }
+  if (env === process.env) cached = parsed.data;
+  return parsed.data;
+}

@@ -1,0 +1,73 @@
+import type { Profile, ProfileRef } from './domain/profile/profile';
+import type { MessageType } from './domain/ingestion/messages';
+
+/** A page of a listing; `nextCursor` is opaque to callers and absent on the last page. */
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface PageRequest {
+  limit: number;
+  cursor?: string;
+}
+
+/** An event as stored under its profile. */
+export interface StoredEvent {
+  messageId: string;
+  type: MessageType;
+  event?: string;
+  properties: Record<string, unknown>;
+  traits?: Record<string, unknown>;
+  groupId?: string;
+  previousId?: string;
+  userId?: string;
+  anonymousId?: string;
+  timestamp: string;
+  receivedAt: string;
+  context?: Record<string, unknown>;
+}
+
+export interface Membership {
+  id: string;
+  enteredAt: string;
+}
+
+/** Profiles, their events and everything else stored under a profile's partition. */
+export interface ProfileStore {
+  getProfile(ref: ProfileRef): Promise<Profile | undefined>;
+  /**
+   * Stores the profile if its stored version still equals `profile.version` (0: not stored yet).
+   * Returns the profile with its new version. Throws ConcurrentUpdateError when it lost a race.
+   */
+  saveProfile(profile: Profile): Promise<Profile>;
+  hasEvent(ref: ProfileRef, messageId: string): Promise<boolean>;
+  /** Stores the event unless one with its messageId exists; returns whether it was stored. */
+  putEvent(ref: ProfileRef, event: StoredEvent): Promise<boolean>;
+  deleteEvent(ref: ProfileRef, messageId: string): Promise<void>;
+  /** Newest first by event timestamp. */
+  listEvents(ref: ProfileRef, page: PageRequest): Promise<Page<StoredEvent>>;
+  /** Oldest-first page of events in storage order, for re-attribution (merges). */
+  scanEvents(ref: ProfileRef, limit: number): Promise<StoredEvent[]>;
+  /** Records, under the surviving user, that `source` was merged into it. */
+  putAlias(userId: string, source: ProfileRef, at: string): Promise<void>;
+  listAliases(userId: string): Promise<ProfileRef[]>;
+  listMemberships(ref: ProfileRef): Promise<Membership[]>;
+  listMessages(ref: ProfileRef, page: PageRequest): Promise<Page<Record<string, unknown>>>;
+  /** Sort keys of up to `limit` items under the profile's partition other than the profile itself. */
+  listOwnedItems(ref: ProfileRef, limit: number): Promise<string[]>;
+  deleteOwnedItems(ref: ProfileRef, sortKeys: string[]): Promise<void>;
+  deleteProfile(ref: ProfileRef): Promise<void>;
+}
+
+/** Write key and API key; Secrets Manager on AWS, settings locally. */
+export interface KeyProvider {
+  writeKey(): Promise<string>;
+  apiKey(): Promise<string>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
