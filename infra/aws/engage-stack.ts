@@ -1,0 +1,63 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { DataTable } from './constructs/data-table';
+import { Ingestion } from './constructs/ingestion';
+import { Monitoring } from './constructs/monitoring';
+import { StreamProcessing } from './constructs/stream-processing';
+import { type EngageSettings, readEngageSettings } from './settings';
+
+export type EngageStackProps = StackProps;
+
+/**
+ * The one Engage stack (SPEC.md section 5). It only reads settings and wires constructs; each
+ * concern lives in its own construct under `constructs/`. Construct ids are a contract:
+ * renaming one replaces its resources (the table is retained, but a new one would be empty).
+ */
+export class EngageStack extends Stack {
+  readonly settings: EngageSettings;
+  readonly data: DataTable;
+  readonly ingestion: Ingestion;
+  readonly streamProcessing: StreamProcessing;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: EngageStackProps = {}) {
+    super(scope, id, {
+      description: 'Engage on AWS: audiences, journeys and broadcasts (serverless customer engagement)',
+      ...props,
+    });
+    this.settings = readEngageSettings(this);
+
+    this.monitoring = new Monitoring(this, 'Monitoring');
+    this.data = new DataTable(this, 'Data');
+    this.ingestion = new Ingestion(this, 'Ingestion', {
+      table: this.data,
+      eventRetentionDays: this.settings.eventRetentionDays,
+      throttleRateLimit: this.settings.apiThrottleRateLimit,
+      throttleBurstLimit: this.settings.apiThrottleBurstLimit,
+    });
+    this.streamProcessing = new StreamProcessing(this, 'StreamProcessing', {
+      table: this.data,
+      eventRetentionDays: this.settings.eventRetentionDays,
+    });
+
+    this.ingestion.monitor(this.monitoring);
+    this.streamProcessing.monitor(this.monitoring);
+
+    new CfnOutput(this, 'ApiUrl', {
+      description: 'Base URL of the ingestion and management API',
+      value: this.ingestion.url,
+    });
+    new CfnOutput(this, 'WriteKeySecretName', {
+      description: 'Secrets Manager secret holding the write key (ingestion)',
+      value: this.ingestion.writeKeySecret.secretName,
+    });
+    new CfnOutput(this, 'ApiKeySecretName', {
+      description: 'Secrets Manager secret holding the API key (management API)',
+      value: this.ingestion.apiKeySecret.secretName,
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      description: 'CloudWatch dashboard',
+      value: this.monitoring.dashboardUrl,
+    });
+  }
+}

@@ -1,0 +1,106 @@
+import type { Construct } from 'constructs';
+
+/**
+ * Deployment settings read from `cdk.json` context (SPEC.md section 5). Values may also arrive
+ * from the command line (`cdk deploy -c engage:eventRetentionDays=90`), where every value is a
+ * string, so numbers are accepted as numbers or as numeric strings.
+ */
+export interface EngageSettings {
+  /** Sender email address or verified domain for SES (used by messaging). */
+  readonly senderEmail: string;
+  /** AWS End User Messaging SMS origination identity; empty string disables SMS. */
+  readonly smsOriginationIdentity: string;
+  /** Days an event is kept before its TTL expires. */
+  readonly eventRetentionDays: number;
+  /** HTTP API steady-state rate limit, requests per second, for every route of the stage. */
+  readonly apiThrottleRateLimit: number;
+  /** HTTP API burst limit, requests, for every route of the stage. */
+  readonly apiThrottleBurstLimit: number;
+}
+
+/** Context keys, as they are spelled in `cdk.json`. */
+export const CONTEXT_KEYS = {
+  senderEmail: 'engage:senderEmail',
+  smsOriginationIdentity: 'engage:smsOriginationIdentity',
+  eventRetentionDays: 'engage:eventRetentionDays',
+  apiThrottleRateLimit: 'engage:apiThrottleRateLimit',
+  apiThrottleBurstLimit: 'engage:apiThrottleBurstLimit',
+} as const;
+
+/** Thrown at synth time when a context value is missing or malformed. */
+export class InvalidContextError extends Error {
+  constructor(key: string, received: unknown, expected: string, options?: ErrorOptions) {
+    super(`Invalid cdk.json context "${key}": expected ${expected}, received ${describe(received)}.`, options);
+    this.name = 'InvalidContextError';
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing (the key is missing)';
+  try {
+    return `${JSON.stringify(value)} (${typeof value})`;
+  } catch {
+    return String(value);
+  }
+}
+
+// A pragmatic check: one "@", no spaces, a dot in the domain. SES verifies the real thing.
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// A bare domain (SES domain identity): labels of letters, digits and hyphens.
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+
+function readNumber(scope: Construct, key: string, opts: { integer: boolean; min: number; max: number }): number {
+  const raw: unknown = scope.node.tryGetContext(key);
+  const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  const expected = `${opts.integer ? 'an integer' : 'a number'} from ${opts.min} to ${opts.max}`;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new InvalidContextError(key, raw, expected);
+  if (opts.integer && !Number.isInteger(value)) throw new InvalidContextError(key, raw, expected);
+  if (value < opts.min || value > opts.max) throw new InvalidContextError(key, raw, expected);
+  return value;
+}
+
+function readString(scope: Construct, key: string, opts: { allowEmpty: boolean }): string {
+  const raw: unknown = scope.node.tryGetContext(key);
+  const expected = opts.allowEmpty ? 'a string (may be empty)' : 'a non-empty string';
+  if (typeof raw !== 'string') throw new InvalidContextError(key, raw, expected);
+  const value = raw.trim();
+  if (!opts.allowEmpty && value === '') throw new InvalidContextError(key, raw, expected);
+  return value;
+}
+
+/**
+ * Reads and validates every `engage:*` context key, throwing {@link InvalidContextError} that
+ * names the key and the value that arrived.
+ *
+ * @example
+ * const settings = readEngageSettings(stack);
+ * settings.eventRetentionDays; // 400
+ */
+export function readEngageSettings(scope: Construct): EngageSettings {
+  const senderEmail = readString(scope, CONTEXT_KEYS.senderEmail, { allowEmpty: false });
+  if (!EMAIL.test(senderEmail) && !DOMAIN.test(senderEmail)) {
+    throw new InvalidContextError(
+      CONTEXT_KEYS.senderEmail,
+      senderEmail,
+      'an email address (no-reply@example.com) or a domain (example.com)',
+    );
+  }
+  const apiThrottleRateLimit = readNumber(scope, CONTEXT_KEYS.apiThrottleRateLimit, {
+    integer: false,
+    min: 1,
+    max: 1_000_000,
+  });
+  const apiThrottleBurstLimit = readNumber(scope, CONTEXT_KEYS.apiThrottleBurstLimit, {
+    integer: true,
+    min: 1,
+    max: 1_000_000,
+  });
+  return {
+    senderEmail,
+    smsOriginationIdentity: readString(scope, CONTEXT_KEYS.smsOriginationIdentity, { allowEmpty: true }),
+    // DynamoDB TTL needs at least a day; 10 years is far beyond any sensible event retention.
+    eventRetentionDays: readNumber(scope, CONTEXT_KEYS.eventRetentionDays, { integer: true, min: 1, max: 3650 }),
+    apiThrottleRateLimit,
+    apiThrottleBurstLimit,
+  };
+}

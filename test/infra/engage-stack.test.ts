@@ -1,0 +1,412 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { createApp } from '../../infra/aws/app';
+import type { EngageStack } from '../../infra/aws/engage-stack';
+import { EVENTS_BY_TIME_INDEX, GSI1, TABLE_KEYS } from '../../shared/aws/dynamodb/table-definition';
+
+type PolicyStatement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
+  readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8'),
+).context;
+
+// Every synthesized app writes a cloud assembly: keep them in one folder removed afterwards.
+const OUTDIR_ROOT = mkdtempSync(path.join(tmpdir(), 'engage-infra-test-'));
+afterAll(() => rmSync(OUTDIR_ROOT, { recursive: true, force: true }));
+
+/**
+ * The app exactly as `cdk synth` builds it (cdk.json context, cdk-nag packs), except that asset
+ * bundling is skipped (`aws:cdk:bundling-stacks: []`) to keep the suite fast; `cdk synth`
+ * exercises the real esbuild bundling.
+ */
+function buildApp(context: Record<string, unknown> = {}): { app: App; stack: EngageStack } {
+  return createApp(
+    new App({
+      outdir: mkdtempSync(path.join(OUTDIR_ROOT, 'app-')),
+      context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context },
+    }),
+  );
+}
+
+
+/** The synthesized resources of one type (their JSON, as in the template). */
+function resourcesOf(template: Template, type: string, props?: object): Array<{ [key: string]: any }> {
+  return Object.values(template.findResources(type, props));
+}
+
+function logicalIdOf(template: Template, type: string, prefix: string): string {
+  const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(prefix));
+  const [id] = ids;
+  if (ids.length !== 1 || id === undefined) throw new Error(`expected one ${type} starting with ${prefix}, found ${ids.length}`);
+  return id;
+}
+
+function statementsOf(policies: Array<{ [key: string]: any }>): PolicyStatement[] {
+  return policies.flatMap((p): PolicyStatement[] => p.Properties.PolicyDocument.Statement);
+}
+
+function statementsOfRole(template: Template, roleLogicalId: string): PolicyStatement[] {
+  return statementsOf(
+    resourcesOf(template, 'AWS::IAM::Policy', { Properties: { Roles: Match.arrayWith([{ Ref: roleLogicalId }]) } }),
+  );
+}
+
+function asArray(value: string | string[]): string[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+describe('EngageStack', () => {
+  let stack: EngageStack;
+  let template: Template;
+  let templateJson: string;
+
+  beforeAll(() => {
+    // Prepare
+    ({ stack } = buildApp());
+    // Act (also runs the cdk-nag validation plugins: findings would throw here)
+    template = Template.fromStack(stack);
+    templateJson = JSON.stringify(template.toJSON());
+  });
+
+  describe('the table', () => {
+    it('has the shared key schema, on-demand billing, stream, PITR, TTL and KMS encryption', () => {
+      // Assess
+      template.resourceCountIs('AWS::DynamoDB::Table', 1);
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        KeySchema: [
+          { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+          { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: TABLE_KEYS.ttlAttribute, Enabled: true },
+        // SSEEnabled without a key id: KMS with the AWS managed key aws/dynamodb.
+        SSESpecification: { SSEEnabled: true, KMSMasterKeyId: Match.absent() },
+      });
+    });
+
+    it('has the byTime LSI and the gsi1 GSI, both projecting all attributes', () => {
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        LocalSecondaryIndexes: [
+          {
+            IndexName: EVENTS_BY_TIME_INDEX.name,
+            KeySchema: [
+              { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+              { AttributeName: EVENTS_BY_TIME_INDEX.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: GSI1.name,
+            KeySchema: [
+              { AttributeName: GSI1.partitionKey, KeyType: 'HASH' },
+              { AttributeName: GSI1.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      });
+    });
+
+    it('is retained when it leaves the stack', () => {
+      template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    });
+  });
+
+  describe('the functions', () => {
+    it('are three, all Node.js 22 on arm64 with TABLE_NAME, JSON logs, tracing and source maps', () => {
+      // Assess
+      template.resourceCountIs('AWS::Lambda::Function', 3);
+      for (const fn of resourcesOf(template, 'AWS::Lambda::Function')) {
+        expect(fn.Properties).toMatchObject({
+          Runtime: 'nodejs22.x',
+          Architectures: ['arm64'],
+          TracingConfig: { Mode: 'Active' },
+          LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
+          Environment: {
+            Variables: {
+              TABLE_NAME: { Ref: expect.stringMatching(/^DataTable/) },
+              NODE_OPTIONS: '--enable-source-maps',
+              POWERTOOLS_SERVICE_NAME: expect.any(String),
+            },
+          },
+        });
+      }
+    });
+
+    it('give every log group a retention period', () => {
+      const groups = resourcesOf(template, 'AWS::Logs::LogGroup');
+      expect(groups).toHaveLength(4);
+      for (const group of groups) expect(group.Properties.RetentionInDays).toEqual(expect.any(Number));
+    });
+
+    it('attach no AWS managed policy to their roles', () => {
+      template.allResourcesProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
+    });
+
+    it('pass the secret ARNs and event retention to the HTTP functions', () => {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            POWERTOOLS_SERVICE_NAME: 'ingest',
+            WRITE_KEY_SECRET_ARN: { Ref: Match.stringLikeRegexp('^IngestionWriteKey') },
+            EVENT_RETENTION_DAYS: String(CDK_JSON_CONTEXT['engage:eventRetentionDays']),
+          }),
+        },
+      });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            POWERTOOLS_SERVICE_NAME: 'api',
+            API_KEY_SECRET_ARN: { Ref: Match.stringLikeRegexp('^IngestionApiKey') },
+          }),
+        },
+      });
+    });
+  });
+
+  describe('the HTTP API', () => {
+    it.each(['identify', 'track', 'page', 'screen', 'group', 'alias', 'batch'])(
+      'routes POST /v1/%s to the ingest function',
+      (name) => {
+        template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+          RouteKey: `POST /v1/${name}`,
+          Target: { 'Fn::Join': ['', ['integrations/', { Ref: Match.stringLikeRegexp('IngestIntegration') }]] },
+        });
+      },
+    );
+
+    it('routes $default (management, health, openapi) to the API function', () => {
+      template.resourceCountIs('AWS::ApiGatewayV2::Route', 8);
+      template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+        RouteKey: '$default',
+        Target: { 'Fn::Join': ['', ['integrations/', { Ref: Match.stringLikeRegexp('ApiIntegration') }]] },
+      });
+    });
+
+    it('throttles the default stage with the context limits', () => {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        StageName: '$default',
+        AutoDeploy: true,
+        DefaultRouteSettings: {
+          ThrottlingRateLimit: CDK_JSON_CONTEXT['engage:apiThrottleRateLimit'],
+          ThrottlingBurstLimit: CDK_JSON_CONTEXT['engage:apiThrottleBurstLimit'],
+        },
+      });
+    });
+
+    it('writes JSON access logs without bodies to a log group', () => {
+      const stages = resourcesOf(template, 'AWS::ApiGatewayV2::Stage');
+      expect(stages).toHaveLength(1);
+      const settings: { DestinationArn: unknown; Format: string } = stages[0]?.Properties.AccessLogSettings;
+      expect(settings.DestinationArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^IngestionAccessLogs/), 'Arn'] });
+      const format: Record<string, string> = JSON.parse(settings.Format);
+      expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status' });
+      expect(settings.Format).not.toMatch(/body|requestBody|responseBody/i);
+    });
+  });
+
+  describe('the stream consumer', () => {
+    it('reads the table stream with partial failures, bisection, retries and an on-failure queue', () => {
+      template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DataTable'), 'StreamArn'] },
+        BatchSize: 100,
+        StartingPosition: 'TRIM_HORIZON',
+        BisectBatchOnFunctionError: true,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        MaximumRetryAttempts: 10,
+        MaximumRecordAgeInSeconds: 86400,
+        ParallelizationFactor: 2,
+        DestinationConfig: {
+          OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StreamProcessingOnFailureQueue'), 'Arn'] } },
+        },
+      });
+    });
+
+    it('sends failures to an encrypted, SSL-only queue that keeps them 14 days', () => {
+      template.hasResourceProperties('AWS::SQS::Queue', {
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 14 * 24 * 3600,
+      });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    });
+  });
+
+  describe('the secrets', () => {
+    it('are two, generated by Secrets Manager (40 characters, no punctuation)', () => {
+      template.resourceCountIs('AWS::SecretsManager::Secret', 2);
+      template.allResourcesProperties('AWS::SecretsManager::Secret', {
+        GenerateSecretString: { ExcludePunctuation: true, PasswordLength: 40 },
+      });
+    });
+
+    it('never appear in the template as a value', () => {
+      expect(templateJson).not.toContain('"SecretString"');
+      expect(templateJson).toContain('"GenerateSecretString"');
+    });
+  });
+
+  describe('IAM', () => {
+    const secretRefs = (statements: PolicyStatement[], secretPrefix: string): PolicyStatement[] =>
+      statements.filter((s) => JSON.stringify(s.Resource).includes(`"${secretPrefix}`));
+
+    it('lets the ingest function read the write key but not the API key', () => {
+      const role = logicalIdOf(template, 'AWS::IAM::Role', 'IngestionIngestFunctionServiceRole');
+      const statements = statementsOfRole(template, role);
+      expect(secretRefs(statements, 'IngestionWriteKey')).toHaveLength(1);
+      expect(secretRefs(statements, 'IngestionApiKey')).toHaveLength(0);
+    });
+
+    it('lets the API function read the API key but not the write key', () => {
+      const role = logicalIdOf(template, 'AWS::IAM::Role', 'IngestionApiFunctionServiceRole');
+      const statements = statementsOfRole(template, role);
+      expect(secretRefs(statements, 'IngestionApiKey')).toHaveLength(1);
+      expect(secretRefs(statements, 'IngestionWriteKey')).toHaveLength(0);
+    });
+
+    it('gives the stream consumer no secret at all', () => {
+      const role = logicalIdOf(template, 'AWS::IAM::Role', 'StreamProcessingConsumerFunctionServiceRole');
+      const statements = statementsOfRole(template, role);
+      expect(statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('secretsmanager:')))).toHaveLength(0);
+    });
+
+    it('grants no wildcard action anywhere', () => {
+      const actions = statementsOf(resourcesOf(template, 'AWS::IAM::Policy')).flatMap((s) => asArray(s.Action));
+      expect(actions.length).toBeGreaterThan(0);
+      expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+    });
+
+    it('uses Resource "*" only for actions without resource-level permissions', () => {
+      const starActions = statementsOf(resourcesOf(template, 'AWS::IAM::Policy'))
+        .filter((s) => s.Resource === '*')
+        .flatMap((s) => asArray(s.Action));
+      expect(new Set(starActions)).toEqual(
+        new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'dynamodb:ListStreams']),
+      );
+    });
+  });
+
+  describe('monitoring', () => {
+    it('has a dashboard named after the stack', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: `Engage-${stack.stackName}` });
+    });
+
+    it('alarms on stream iterator age above 60 s for 5 minutes', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'IteratorAge',
+        Statistic: 'Maximum',
+        Threshold: 60000,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 5,
+        DatapointsToAlarm: 5,
+        Period: 60,
+        AlarmActions: [{ Ref: Match.stringLikeRegexp('^MonitoringAlarmTopic') }],
+      });
+    });
+
+    it('alarms on any message in the on-failure queue and on ingest function errors', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'Errors',
+        Namespace: 'AWS/Lambda',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^IngestionIngestFunction') } }],
+      });
+    });
+
+    it('notifies an encrypted SSL-only topic', () => {
+      template.hasResourceProperties('AWS::SNS::Topic', {
+        KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MonitoringAlarmTopicKey'), 'Arn'] },
+      });
+      template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    });
+  });
+
+  describe('outputs', () => {
+    it.each(['ApiUrl', 'WriteKeySecretName', 'ApiKeySecretName', 'DashboardUrl'])('has %s', (name) => {
+      template.hasOutput(name, { Value: Match.anyValue() });
+    });
+
+    it('builds the dashboard URL with the region token', () => {
+      const outputs = template.findOutputs('DashboardUrl');
+      expect(JSON.stringify(outputs)).toContain('"Ref":"AWS::Region"');
+      expect(JSON.stringify(outputs)).toContain('#dashboards:name=');
+    });
+  });
+});
+
+describe('context validation', () => {
+  it.each([
+    ['engage:eventRetentionDays', 'forever'],
+    ['engage:eventRetentionDays', 0],
+    ['engage:apiThrottleRateLimit', -1],
+    ['engage:apiThrottleBurstLimit', 1.5],
+    ['engage:senderEmail', 'not an email'],
+    ['engage:senderEmail', undefined],
+  ])('when %s is %p, throws naming the key and the value', (key, value) => {
+    // Prepare
+    const context = { ...CDK_JSON_CONTEXT, [key]: value };
+    // Act
+    const act = () => buildApp(context);
+    // Assess
+    expect(act).toThrow(key);
+    expect(act).toThrow(value === undefined ? 'missing' : JSON.stringify(value));
+  });
+
+  it('accepts numbers given as strings on the command line (-c key=value)', () => {
+    const { stack } = buildApp({ 'engage:eventRetentionDays': '30', 'engage:apiThrottleRateLimit': '50' });
+    expect(stack.settings).toMatchObject({ eventRetentionDays: 30, apiThrottleRateLimit: 50 });
+  });
+});
+
+describe('cdk-nag', () => {
+  const findings = (app: App): string[] =>
+    [new AwsSolutionsChecks(), new ServerlessChecks()].flatMap((pack) =>
+      pack
+        .validateScope(app)
+        .violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`)),
+    );
+
+  describe('when the app is synthesized with the AwsSolutions and Serverless checks', () => {
+    it('reports no unacknowledged finding', () => {
+      // Prepare
+      const { app } = buildApp();
+      // Act
+      const act = () => app.synth();
+      // Assess
+      expect(findings(app)).toEqual([]);
+      expect(act).not.toThrow();
+    });
+  });
+
+  describe('when a resource has an unacknowledged finding', () => {
+    it('fails the synthesis, and the pack names the rule', () => {
+      // Prepare
+      const { app, stack } = buildApp();
+      new sqs.Queue(stack, 'UnencryptedQueue', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+      // Act
+      const act = () => app.synth();
+      // Assess
+      expect(findings(app)).toContain('AwsSolutions-SQS2 at Engage/UnencryptedQueue/Resource');
+      expect(act).toThrow(/AwsSolutions-SQS2/);
+    });
+  });
+});
