@@ -21,10 +21,13 @@ function image(value: Record<string, unknown> | undefined): Record<string, unkno
  */
 async function processRecord(record: DynamoDBRecord): Promise<void> {
   const newImage = image(record.dynamodb?.NewImage);
-  const profile = newImage ? profileFromItem(newImage) : undefined;
-  if (!profile) return;
+  const changed = newImage ? profileFromItem(newImage) : undefined;
+  if (!changed || (changed.erasureRequestedAt === undefined && changed.mergedInto === undefined)) return;
   const services = getServices();
   const deps = { profiles: services.profiles, clock: services.clock };
+  // Act on the profile as it is now, not as the (possibly replayed, stale) record shows it.
+  const profile = await services.profiles.getProfile(changed.ref);
+  if (!profile) return;
   const outcome = profile.erasureRequestedAt !== undefined ? await continueErasure(deps, profile) : await continueMerge(deps, profile);
   if (outcome !== 'skipped') logger.info('profile maintenance', { pk: String(newImage?.pk ?? ''), outcome, eventID: record.eventID });
 }

@@ -6,6 +6,10 @@ beforeAll(async () => {
   engine = await startTestEngine();
 });
 
+afterEach(() => {
+  expect(engine.dynamo.onFailure()).toEqual([]);
+});
+
 afterAll(async () => {
   await engine.close();
 });

@@ -246,18 +246,21 @@ export class DynamoProfileStore implements ProfileStore {
   }
 
   async listOwnedItems(ref: ProfileRef, limit: number): Promise<string[]> {
+    // A filter may not name a key attribute, so the profile item is dropped here instead.
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk',
-        FilterExpression: 'sk <> :profile',
-        ExpressionAttributeValues: { ':pk': profilePk(ref), ':profile': PROFILE_SK },
+        ExpressionAttributeValues: { ':pk': profilePk(ref) },
         ProjectionExpression: 'sk',
-        Limit: limit,
+        Limit: limit + 1,
         ConsistentRead: true,
       }),
     );
-    return (out.Items ?? []).map((i) => String(i.sk));
+    return (out.Items ?? [])
+      .map((i) => String(i.sk))
+      .filter((sk) => sk !== PROFILE_SK)
+      .slice(0, limit);
   }
 
   async deleteOwnedItems(ref: ProfileRef, sortKeys: string[]): Promise<void> {
