@@ -40,12 +40,13 @@ class SchemaCollector {
     for (const [key, value] of Object.entries((typeof $defs === 'object' && $defs) || {})) {
       this.components[key] = this.rewrite(value);
     }
+    const body = this.rewrite(rest);
     const id = name ?? schema.meta()?.id;
-    if (typeof id === 'string') {
-      this.components[id] = this.rewrite(rest);
-      return { $ref: `#/components/schemas/${id}` };
-    }
-    return this.rewrite(rest);
+    if (typeof id !== 'string') return body;
+    const ref = `#/components/schemas/${id}`;
+    // A schema with its own id converts to a $ref to its $defs entry, already collected above.
+    if (body.$ref !== ref) this.components[id] = body;
+    return { $ref: ref };
   }
 
   private rewrite(value: unknown): JsonObject {
