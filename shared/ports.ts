@@ -71,3 +71,34 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+/**
+ * Logical queues. On AWS each is an SQS queue (with a DLQ) whose URL a function gets in
+ * `QUEUE_URL_<NAME>` (upper case); locally an in-process queue with the same semantics.
+ */
+export type QueueName = 'backfill' | 'send' | 'fanout' | 'entry';
+
+export interface OutgoingMessage {
+  /** Serialised as JSON. */
+  body: unknown;
+  /** Up to 900 seconds (SQS limit). */
+  delaySeconds?: number;
+}
+
+export interface Queue {
+  /** Sends every message or throws: partial failures are retried inside, never dropped. */
+  send(queue: QueueName, messages: OutgoingMessage[]): Promise<void>;
+}
+
+/** An event for the deployment's bus (SPEC section 4): source `engage`. */
+export interface BusEvent {
+  detailType: string;
+  detail: Record<string, unknown>;
+  /** ISO time of the change; default now. */
+  time?: string;
+}
+
+export interface EventBus {
+  /** Publishes every event or throws: partial failures are retried inside, never dropped. */
+  publish(events: BusEvent[]): Promise<void>;
+}
