@@ -26,6 +26,8 @@ export interface StoredEvent {
   timestamp: string;
   receivedAt: string;
   context?: Record<string, unknown>;
+  /** Set on an event re-attributed by a merge: `<kind>:<id>` of the identity it came from. */
+  movedFrom?: string;
 }
 
 export interface Membership {
@@ -47,7 +49,7 @@ export interface ProfileStore {
   deleteEvent(ref: ProfileRef, messageId: string): Promise<void>;
   /** Newest first by event timestamp. */
   listEvents(ref: ProfileRef, page: PageRequest): Promise<Page<StoredEvent>>;
-  /** Oldest-first page of events in storage order, for re-attribution (merges). */
+  /** A page of a profile's events in key (messageId) order, for re-attribution (merges). */
   scanEvents(ref: ProfileRef, limit: number): Promise<StoredEvent[]>;
   /** Records, under the surviving user, that `source` was merged into it. */
   putAlias(userId: string, source: ProfileRef, at: string): Promise<void>;

@@ -4,7 +4,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { profileFromItem } from '../../shared/aws/dynamodb/profile-store';
 import { continueErasure } from '../../shared/services/erasure';
-import { continueMerge } from '../../shared/services/identity-merge';
+import { continueMerge, DEFAULT_BUDGET_MS } from '../../shared/services/identity-merge';
 import { logger } from '../lib/logger';
 import { getServices } from '../lib/wiring';
 
@@ -19,12 +19,12 @@ function image(value: Record<string, unknown> | undefined): Record<string, unkno
  * Routes one table change to the work it starts: identity merges and erasures (and, in later
  * issues, audience evaluation). Every step is idempotent, so a replayed record changes nothing.
  */
-async function processRecord(record: DynamoDBRecord): Promise<void> {
+async function processRecord(record: DynamoDBRecord, context: Context): Promise<void> {
   const newImage = image(record.dynamodb?.NewImage);
   const changed = newImage ? profileFromItem(newImage) : undefined;
   if (!changed || (changed.erasureRequestedAt === undefined && changed.mergedInto === undefined)) return;
   const services = getServices();
-  const deps = { profiles: services.profiles, clock: services.clock };
+  const deps = { profiles: services.profiles, clock: services.clock, budgetMs: Math.min(DEFAULT_BUDGET_MS, context.getRemainingTimeInMillis() - 10_000) };
   // Act on the profile as it is now, not as the (possibly replayed, stale) record shows it.
   const profile = await services.profiles.getProfile(changed.ref);
   if (!profile) return;
@@ -33,4 +33,4 @@ async function processRecord(record: DynamoDBRecord): Promise<void> {
 }
 
 export const handler = async (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> =>
-  processPartialResponse(event, processRecord, processor, { context, processInParallel: false });
+  processPartialResponse(event, (record: DynamoDBRecord) => processRecord(record, context), processor, { context, processInParallel: false });

@@ -1,23 +1,44 @@
 import type { Profile, ProfileRef } from '../domain/profile/profile';
 import { NotFoundError } from '../errors';
 import type { ProfileStore } from '../ports';
-import type { MaintenanceDeps } from './identity-merge';
+import { DEFAULT_BUDGET_MS, type MaintenanceDeps } from './identity-merge';
 import { updateProfile } from './profile-updates';
 
-const DEFAULT_BUDGET_MS = 60_000;
 const PAGE = 100;
+
+/** Every identity merged into `ref`, however deep (an anonymous id merged into a user later aliased). */
+async function mergedIdentities(profiles: ProfileStore, ref: ProfileRef): Promise<ProfileRef[]> {
+  const found: ProfileRef[] = [];
+  const seen = new Set<string>([`${ref.kind}:${ref.id}`]);
+  const queue: ProfileRef[] = [ref];
+  for (let next = queue.shift(); next; next = queue.shift()) {
+    if (next.kind !== 'user') continue;
+    for (const alias of await profiles.listAliases(next.id)) {
+      const key = `${alias.kind}:${alias.id}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      found.push(alias);
+      queue.push(alias);
+    }
+  }
+  // Deepest first, so that a resumed run still finds the links it has not followed yet.
+  return found.reverse();
+}
 
 /**
  * Marks a user for erasure (right to erasure, SPEC section 3). The profile disappears from
  * the API at once; the stream processor then deletes everything it owns (continueErasure).
  * Asking again while erasure runs is accepted and changes nothing.
  */
-export async function requestErasure(profiles: ProfileStore, userId: string, now: string): Promise<void> {
-  const ref: ProfileRef = { kind: 'user', id: userId };
-  const result = await updateProfile(profiles, ref, (p) =>
-    p && p.erasureRequestedAt === undefined && p.mergedInto === undefined ? { ...p, erasureRequestedAt: now, updatedAt: now } : undefined,
-  );
-  if (!result || result.mergedInto !== undefined) throw new NotFoundError(`profile ${userId} not found`);
+export async function requestErasure(profiles: ProfileStore, id: string, now: string): Promise<void> {
+  // A user id, or an anonymous id not merged into a user (a merged one belongs to its user).
+  for (const ref of [{ kind: 'user', id }, { kind: 'anonymous', id }] satisfies ProfileRef[]) {
+    const result = await updateProfile(profiles, ref, (p) =>
+      p && p.erasureRequestedAt === undefined && p.mergedInto === undefined ? { ...p, erasureRequestedAt: now, updatedAt: now } : undefined,
+    );
+    if (result && result.mergedInto === undefined) return;
+  }
+  throw new NotFoundError(`profile ${id} not found`);
 }
 
 /**
@@ -31,7 +52,7 @@ export async function continueErasure(deps: MaintenanceDeps, profile: Profile): 
   const { profiles, clock } = deps;
   const deadline = clock.now().getTime() + (deps.budgetMs ?? DEFAULT_BUDGET_MS);
 
-  const owned: ProfileRef[] = profile.ref.kind === 'user' ? await profiles.listAliases(profile.ref.id) : [];
+  const owned = await mergedIdentities(profiles, profile.ref);
   for (const ref of [...owned, profile.ref]) {
     for (;;) {
       const sortKeys = await profiles.listOwnedItems(ref, PAGE);

@@ -65,7 +65,9 @@ async function linkToUser(store: ProfileStore, source: ProfileRef, userId: strin
  */
 export async function ingestMessage(deps: IngestDeps, message: IngestMessage): Promise<void> {
   const { profiles } = deps;
-  const { ref: target } = await resolveProfile(profiles, primaryRef(message));
+  const { ref: target, profile } = await resolveProfile(profiles, primaryRef(message));
+  // Erasure in progress: what arrives now would be erased with the rest, or left behind.
+  if (profile?.erasureRequestedAt !== undefined) return;
   if (await profiles.hasEvent(target, message.messageId)) return;
 
   await upsertProfile(profiles, target, message.receivedAt, (profile) => applyMessage(profile, message));

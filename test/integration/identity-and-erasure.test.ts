@@ -92,6 +92,7 @@ describe('identity merge', () => {
     const userId = uid('user');
     const batch = Array.from({ length: 30 }, (_, i) => ({ type: 'track', anonymousId, event: `E${i}` }));
     await engine.ingest('/v1/batch', { batch });
+    await engine.ingest('/v1/identify', { userId, traits: { plan: 'pro' } });
     await engine.settle();
     await patchSilently(`ANON#${anonymousId}`, 'PROFILE', { mergedInto: userId });
     const linked = await engine.services.profiles.getProfile({ kind: 'anonymous', id: anonymousId });
@@ -102,8 +103,37 @@ describe('identity merge', () => {
     // Assess
     expect(outcome).toBe('resumed');
     const events = await engine.api('GET', `/v1/profiles/${userId}/events?limit=100`);
-    expect(events.body.items).toHaveLength(30);
+    expect(events.body.items.filter((e: { type: string }) => e.type === 'track')).toHaveLength(30);
     expect((await engine.snapshot()).filter((i) => i.pk === `ANON#${anonymousId}`)).toHaveLength(1);
+  });
+
+  it('erases, instead of merging, an identity linked to a user who was erased meanwhile', async () => {
+    // Prepare: the link is processed only after the user is gone (they sit on different shards).
+    const anonymousId = uid('anon');
+    const userId = uid('user');
+    await engine.ingest('/v1/track', { anonymousId, event: 'Viewed' });
+    await engine.settle();
+    await patchSilently(`ANON#${anonymousId}`, 'PROFILE', { mergedInto: userId });
+    const linked = await engine.services.profiles.getProfile({ kind: 'anonymous', id: anonymousId });
+    if (!linked) throw new Error('anonymous profile missing');
+    // Act
+    const outcome = await continueMerge({ profiles: engine.services.profiles, clock: engine.services.clock }, linked);
+    await engine.settle();
+    // Assess
+    expect(outcome).toBe('erasing');
+    const pks = pksOf(await engine.snapshot());
+    expect(pks.has(`USER#${userId}`)).toBe(false);
+    expect(pks.has(`ANON#${anonymousId}`)).toBe(false);
+  });
+
+  it('marks re-attributed events with the identity they came from', async () => {
+    const anonymousId = uid('anon');
+    const userId = uid('user');
+    await engine.ingest('/v1/track', { anonymousId, event: 'Viewed', messageId: `${anonymousId}-m` });
+    await engine.ingest('/v1/identify', { anonymousId, userId });
+    await engine.settle();
+    const moved = (await engine.snapshot()).find((i) => i.pk === `USER#${userId}` && i.sk === `EVT#${anonymousId}-m`);
+    expect(moved).toMatchObject({ movedFrom: `anonymous:${anonymousId}` });
   });
 });
 
@@ -168,5 +198,38 @@ describe('erasure', () => {
 
   it('answers 404 for an unknown profile', async () => {
     expect((await engine.api('DELETE', '/v1/profiles/nobody-here')).status).toBe(404);
+  });
+
+  it('erases an anonymous profile by its anonymous id', async () => {
+    const anonymousId = uid('anon');
+    await engine.ingest('/v1/track', { anonymousId, event: 'Viewed' });
+    expect((await engine.api('DELETE', `/v1/profiles/${anonymousId}`)).status).toBe(202);
+    await engine.settle();
+    expect(pksOf(await engine.snapshot()).has(`ANON#${anonymousId}`)).toBe(false);
+  });
+
+  it('erases identities merged at any depth (anonymous → user → aliased user)', async () => {
+    const anonymousId = uid('anon');
+    const first = uid('first');
+    const second = uid('second');
+    await engine.ingest('/v1/track', { anonymousId, event: 'Viewed' });
+    await engine.ingest('/v1/identify', { anonymousId, userId: first });
+    await engine.settle();
+    await engine.ingest('/v1/alias', { previousId: first, userId: second });
+    await engine.settle();
+    expect((await engine.api('DELETE', `/v1/profiles/${second}`)).status).toBe(202);
+    await engine.settle();
+    const pks = pksOf(await engine.snapshot());
+    for (const pk of [`USER#${second}`, `USER#${first}`, `ANON#${anonymousId}`]) expect(pks.has(pk)).toBe(false);
+  });
+
+  it('stores nothing for a user while their erasure runs', async () => {
+    const userId = uid('user');
+    await engine.ingest('/v1/identify', { userId });
+    await engine.settle();
+    await patchSilently(`USER#${userId}`, 'PROFILE', { erasureRequestedAt: new Date().toISOString() });
+    const before = await engine.snapshot();
+    expect((await engine.ingest('/v1/track', { userId, event: 'During erasure' })).status).toBe(200);
+    expect(await engine.snapshot()).toEqual(before);
   });
 });
