@@ -15,7 +15,7 @@ import {
   ScanCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
-import { EVENTS_BY_TIME_INDEX, GSI1, TABLE_KEYS } from '../../shared/aws/dynamodb/table-definition';
+import { EVENTS_BY_NAME_INDEX, EVENTS_BY_TIME_INDEX, GSI1, TABLE_KEYS } from '../../shared/aws/dynamodb/table-definition';
 import { ChangeCapture } from './capture';
 import { StreamBus, errorName, type OnFailureEntry, type StreamConsumerOptions, type StreamHandler } from './streams';
 
@@ -162,6 +162,7 @@ export async function createTable(client: DynamoDBClient, tableName: string): Pr
           { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' },
           { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' },
           { AttributeName: EVENTS_BY_TIME_INDEX.sortKey, AttributeType: 'S' },
+          { AttributeName: EVENTS_BY_NAME_INDEX.sortKey, AttributeType: 'S' },
           { AttributeName: GSI1.partitionKey, AttributeType: 'S' },
           { AttributeName: GSI1.sortKey, AttributeType: 'S' },
         ],
@@ -175,6 +176,14 @@ export async function createTable(client: DynamoDBClient, tableName: string): Pr
             KeySchema: [
               { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
               { AttributeName: EVENTS_BY_TIME_INDEX.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: projection,
+          },
+          {
+            IndexName: EVENTS_BY_NAME_INDEX.name,
+            KeySchema: [
+              { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+              { AttributeName: EVENTS_BY_NAME_INDEX.sortKey, KeyType: 'RANGE' },
             ],
             Projection: projection,
           },

@@ -70,7 +70,7 @@ export async function ingestMessage(deps: IngestDeps, message: IngestMessage): P
   if (profile?.erasureRequestedAt !== undefined) return;
   if (await profiles.hasEvent(target, message.messageId)) return;
 
-  await upsertProfile(profiles, target, message.receivedAt, (profile) => applyMessage(profile, message));
+  await upsertProfile(profiles, target, message.receivedAt, (current) => applyMessage(current, message), { profile });
 
   const source = target.kind === 'user' ? await mergeSource(profiles, message) : undefined;
   if (source && target.kind === 'user') await linkToUser(profiles, source, target.id, message.receivedAt);

@@ -13,9 +13,11 @@ export async function updateProfile(
   store: ProfileStore,
   ref: ProfileRef,
   change: (current: Profile | undefined) => Profile | undefined,
+  /** The profile as the caller just read it, to save the first read; a lost race re-reads. */
+  known?: { profile: Profile | undefined },
 ): Promise<Profile | undefined> {
   for (let attempt = 1; ; attempt++) {
-    const current = await store.getProfile(ref);
+    const current = attempt === 1 && known ? known.profile : await store.getProfile(ref);
     const next = change(current);
     if (next === undefined || next === current) return current;
     try {
@@ -33,13 +35,19 @@ export function upsertProfile(
   ref: ProfileRef,
   now: string,
   change: (current: Profile) => Profile,
+  known?: { profile: Profile | undefined },
 ): Promise<Profile | undefined> {
-  return updateProfile(store, ref, (current) => {
-    if (current) return change(current);
-    const created = newProfile(ref, now);
-    const changed = change(created);
-    return changed === created ? { ...created } : changed;
-  });
+  return updateProfile(
+    store,
+    ref,
+    (current) => {
+      if (current) return change(current);
+      const created = newProfile(ref, now);
+      const changed = change(created);
+      return changed === created ? { ...created } : changed;
+    },
+    known,
+  );
 }
 
 /**

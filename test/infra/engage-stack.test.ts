@@ -7,7 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { createApp } from '../../infra/aws/app';
 import type { EngageStack } from '../../infra/aws/engage-stack';
-import { EVENTS_BY_TIME_INDEX, GSI1, TABLE_KEYS } from '../../shared/aws/dynamodb/table-definition';
+import { EVENTS_BY_NAME_INDEX, EVENTS_BY_TIME_INDEX, GSI1, TABLE_KEYS } from '../../shared/aws/dynamodb/table-definition';
 
 type PolicyStatement = { Effect: string; Action: string | string[]; Resource: unknown };
 
@@ -91,7 +91,7 @@ describe('EngageStack', () => {
       });
     });
 
-    it('has the byTime LSI and the gsi1 GSI, both projecting all attributes', () => {
+    it('has the byTime and byEvent LSIs and the gsi1 GSI, both projecting all attributes', () => {
       template.hasResourceProperties('AWS::DynamoDB::Table', {
         LocalSecondaryIndexes: [
           {
@@ -99,6 +99,14 @@ describe('EngageStack', () => {
             KeySchema: [
               { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
               { AttributeName: EVENTS_BY_TIME_INDEX.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+          {
+            IndexName: EVENTS_BY_NAME_INDEX.name,
+            KeySchema: [
+              { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+              { AttributeName: EVENTS_BY_NAME_INDEX.sortKey, KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: 'ALL' },
           },

@@ -1,7 +1,7 @@
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { EVENTS_BY_TIME_INDEX, GSI1, TABLE_KEYS } from '../../../shared/aws/dynamodb/table-definition';
+import { EVENTS_BY_NAME_INDEX, EVENTS_BY_TIME_INDEX, GSI1, TABLE_KEYS } from '../../../shared/aws/dynamodb/table-definition';
 import { acknowledgeOnDefaultPolicy } from '../nag';
 import type { EngageFunction } from './engage-function';
 
@@ -48,6 +48,11 @@ export class DataTable extends Construct {
       sortKey: { name: EVENTS_BY_TIME_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
+    this.table.addLocalSecondaryIndex({
+      indexName: EVENTS_BY_NAME_INDEX.name,
+      sortKey: { name: EVENTS_BY_NAME_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
     this.table.addGlobalSecondaryIndex({
       indexName: GSI1.name,
       partitionKey: { name: GSI1.partitionKey, type: dynamodb.AttributeType.STRING },
@@ -78,7 +83,7 @@ export class DataTable extends Construct {
     acknowledgeOnDefaultPolicy(
       fn.role,
       `AwsSolutions-IAM5[Resource::<${this.tableLogicalId()}.Arn>/index/*]`,
-      `Queries on this table's own secondary indexes (${EVENTS_BY_TIME_INDEX.name}, ${GSI1.name}); the wildcard covers only indexes of this one table.`,
+      `Queries on this table's own secondary indexes (${EVENTS_BY_TIME_INDEX.name}, ${EVENTS_BY_NAME_INDEX.name}, ${GSI1.name}); the wildcard covers only indexes of this one table.`,
     );
   }
 

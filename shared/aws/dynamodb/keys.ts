@@ -35,3 +35,71 @@ export function aliasSk(source: ProfileRef): string {
 
 export const MEMBERSHIP_SK_PREFIX = 'AUD#';
 export const MESSAGE_SK_PREFIX = 'MSG#';
+
+/** Sort key of the byEvent index: name, then time; only events with a name carry it. */
+export function eventNameSk(event: string, timestamp: string, messageId: string): string {
+  return `${event}#${timestamp}#${messageId}`;
+}
+
+/** Bounds of a byEvent query for one event name; timestamps start with a digit, so `~` is above all. */
+export function eventNameRange(event: string, sinceIso: string | null): { from: string; to: string } {
+  return { from: `${event}#${sinceIso ?? ''}`, to: `${event}#~` };
+}
+
+// ---- Audiences -------------------------------------------------------------------------
+
+/** Membership lists and counters are split over this many partitions per audience. */
+export const AUDIENCE_SHARD_COUNT = 16;
+/** Timer buckets of one minute are split over this many partitions. */
+export const TIMER_SHARD_COUNT = 16;
+
+export const TIMER_SK_PREFIX = 'AUDT#';
+export const AUDIENCE_SK = 'AUDIENCE';
+export const AUDIENCE_LIST_PK = 'AUDIENCES';
+export const COUNTER_SK = '#COUNT';
+export const RECHECK_CURSOR_KEY = { pk: 'RECHECK', sk: 'CURSOR' } as const;
+
+export function membershipSk(audienceId: string): string {
+  return `${MEMBERSHIP_SK_PREFIX}${audienceId}`;
+}
+
+export function timerSk(audienceId: string): string {
+  return `${TIMER_SK_PREFIX}${audienceId}`;
+}
+
+export function audiencePk(audienceId: string): string {
+  return `AUDIENCE#${audienceId}`;
+}
+
+export function audienceShardPk(audienceId: string, shard: number): string {
+  return `AUDM#${audienceId}#${shard}`;
+}
+
+export function parseAudienceShardPk(pk: string): { audienceId: string; shard: number } | undefined {
+  const match = /^AUDM#(.+)#(\d+)$/.exec(pk);
+  return match?.[1] !== undefined && match[2] !== undefined ? { audienceId: match[1], shard: Number(match[2]) } : undefined;
+}
+
+export function backfillSegmentSk(ruleVersion: number, segment: number): string {
+  return `BACKFILL#${ruleVersion}#${segment}`;
+}
+
+/** GSI1 key of a timer: the minute it falls due, spread over TIMER_SHARD_COUNT partitions. */
+export function timerBucket(dueAt: Date, shard: number): string {
+  return `TIMERS#${dueAt.toISOString().slice(0, 16)}#${shard}`;
+}
+
+/** Stable shard of a profile partition key (FNV-1a), for audience member lists and timers. */
+export function shardOf(pk: string, count: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < pk.length; i++) {
+    hash ^= pk.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % count;
+}
+
+/** Marks that a stream record was published to the bus (the outbox never publishes it twice). */
+export function outboxPk(eventId: string): string {
+  return `OUTBOX#${eventId}`;
+}

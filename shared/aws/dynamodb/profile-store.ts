@@ -22,6 +22,7 @@ import {
   PROFILE_SK,
   aliasSk,
   eventSk,
+  eventNameSk,
   eventTimeSk,
   parseProfilePk,
   profilePk,
@@ -96,7 +97,7 @@ export function profileFromItem(item: Record<string, unknown>): Profile | undefi
 }
 
 function eventFromItem(item: Record<string, unknown>): StoredEvent {
-  const { pk: _pk, sk: _sk, tsk: _tsk, expiresAt: _ttl, itemType: _t, ...rest } = item;
+  const { pk: _pk, sk: _sk, tsk: _tsk, esk: _esk, expiresAt: _ttl, itemType: _t, ...rest } = item;
   return rest as unknown as StoredEvent;
 }
 
@@ -163,6 +164,7 @@ export class DynamoProfileStore implements ProfileStore {
             pk: profilePk(ref),
             sk: eventSk(event.messageId),
             tsk: eventTimeSk(event.timestamp, event.messageId),
+            ...(event.event !== undefined ? { esk: eventNameSk(event.event, event.timestamp, event.messageId) } : {}),
             itemType: 'event',
             expiresAt,
           },
