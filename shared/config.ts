@@ -10,6 +10,14 @@ const ConfigSchema = z.object({
   /** AWS: Secrets Manager ARNs. Local: the keys themselves are injected instead. */
   WRITE_KEY_SECRET_ARN: z.string().optional(),
   API_KEY_SECRET_ARN: z.string().optional(),
+  /** The deployment's EventBridge bus (SPEC section 4). */
+  EVENT_BUS_NAME: z.string().min(1).default('engage'),
+  /** How long a container trusts its cached audience definitions. */
+  AUDIENCE_CACHE_TTL_MS: z.coerce.number().int().min(0).default(15_000),
+  /** Parallel-scan segments of an audience backfill. */
+  BACKFILL_SEGMENTS: z.coerce.number().int().min(1).max(1000).default(8),
+  /** Backfills start this much later than the change, after every definition cache expired. */
+  BACKFILL_DELAY_SECONDS: z.coerce.number().int().min(0).max(900).default(20),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

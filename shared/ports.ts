@@ -1,5 +1,7 @@
 import type { Profile, ProfileRef } from './domain/profile/profile';
 import type { MessageType } from './domain/ingestion/messages';
+import type { EvaluationEvent } from './domain/audience/evaluate';
+import type { Rule } from './domain/audience/rule';
 
 /** A page of a listing; `nextCursor` is opaque to callers and absent on the last page. */
 export interface Page<T> {
@@ -60,6 +62,8 @@ export interface ProfileStore {
   listOwnedItems(ref: ProfileRef, limit: number): Promise<string[]>;
   deleteOwnedItems(ref: ProfileRef, sortKeys: string[]): Promise<void>;
   deleteProfile(ref: ProfileRef): Promise<void>;
+  /** One page of a parallel scan of every profile (backfill, preview). */
+  scanProfiles(segment: number, totalSegments: number, limit: number, cursor?: string): Promise<Page<Profile>>;
 }
 
 /** Write key and API key; Secrets Manager on AWS, settings locally. */
@@ -103,4 +107,78 @@ export interface BusEvent {
 export interface EventBus {
   /** Publishes every event or throws: partial failures are retried inside, never dropped. */
   publish(events: BusEvent[]): Promise<void>;
+}
+
+// ---- Audiences -------------------------------------------------------------------------
+
+export type AudienceStatus = 'building' | 'ready';
+
+export interface AudienceDefinition {
+  id: string;
+  name: string;
+  description?: string;
+  /** A validated rule (shared/domain/audience/rule.ts). */
+  rule: Rule;
+  /** Bumped on every rule change; backfill work for an older version is dropped. */
+  ruleVersion: number;
+  status: AudienceStatus;
+  /** Backfill segments still running for `ruleVersion`. */
+  backfillRemaining: number;
+  /** Who uses the audience (journeys, broadcasts): id → kind. Deleting is refused while set. */
+  usedBy: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  /** Optimistic-concurrency counter. */
+  version: number;
+}
+
+export interface AudienceMemberEntry {
+  ref: ProfileRef;
+  enteredAt: string;
+}
+
+export interface ProfileAudienceState {
+  memberships: Map<string, { enteredAt: string }>;
+  timers: Map<string, string>;
+}
+
+/** Audience definitions, their member shards and counters. */
+export interface AudienceStore {
+  create(definition: AudienceDefinition): Promise<void>;
+  get(id: string): Promise<AudienceDefinition | undefined>;
+  list(page: PageRequest): Promise<Page<AudienceDefinition>>;
+  listAll(): Promise<AudienceDefinition[]>;
+  /** Stores if the stored version equals `definition.version`; returns the new version. Throws ConcurrentUpdateError. */
+  save(definition: AudienceDefinition): Promise<AudienceDefinition>;
+  delete(id: string): Promise<void>;
+  /** Members across all shards. */
+  size(id: string): Promise<number>;
+  members(id: string, page: PageRequest): Promise<Page<AudienceMemberEntry>>;
+  /** Page of one shard's members (purge, broadcast snapshots). */
+  shardMembers(id: string, shard: number, limit: number, cursor?: string): Promise<Page<AudienceMemberEntry>>;
+  putShardMember(id: string, ref: ProfileRef, enteredAt: string): Promise<void>;
+  deleteShardMember(id: string, ref: ProfileRef): Promise<void>;
+  /** Applies a member-count change once per stream record (sequence numbers only grow per partition). */
+  applyCount(id: string, shard: number, delta: number, sequenceNumber: string): Promise<void>;
+  /** Records that a backfill segment finished; false if it was recorded before. */
+  markSegmentDone(id: string, ruleVersion: number, segment: number): Promise<boolean>;
+  /** One segment less to wait for; marks the audience ready when none remain. */
+  completeSegment(id: string, ruleVersion: number): Promise<void>;
+}
+
+/** Per-profile audience state: memberships, timers, and events read by name and window. */
+export interface MembershipStore {
+  state(ref: ProfileRef): Promise<ProfileAudienceState>;
+  /** The membership as stored now (consistent read), if any. */
+  membership(ref: ProfileRef, audienceId: string): Promise<{ enteredAt: string } | undefined>;
+  /** Conditional: true when the profile was not a member. */
+  enter(ref: ProfileRef, audienceId: string, enteredAt: string): Promise<boolean>;
+  /** Conditional: true when the profile was a member. */
+  exit(ref: ProfileRef, audienceId: string): Promise<boolean>;
+  setTimer(ref: ProfileRef, audienceId: string, dueAt: Date): Promise<void>;
+  clearTimer(ref: ProfileRef, audienceId: string): Promise<void>;
+  /** Events of one name since `sinceIso` (null: all kept), ascending by time, future ones included. */
+  eventsNamed(ref: ProfileRef, name: string, sinceIso: string | null): Promise<EvaluationEvent[]>;
+  /** Up to `limit` timers of one shard due at `now` (however long ago), earliest first. */
+  dueTimers(shard: number, now: Date, limit: number): Promise<Array<{ ref: ProfileRef; audienceId: string; dueAt: string }>>;
 }

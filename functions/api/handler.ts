@@ -1,6 +1,7 @@
 import { header, json, httpHandler, parseJsonBody, requireApiKey } from '../lib/http';
 import { getServices } from '../lib/wiring';
 import { buildOpenApiDocument } from './openapi';
+import { audienceRoutes } from './audiences';
 import { profileRoutes } from './profiles';
 import { Router, route, validate, type Method, type Route } from './router';
 
@@ -29,7 +30,7 @@ const systemRoutes: Route[] = [
   }),
 ];
 
-export const routes: Route[] = [...systemRoutes, ...profileRoutes];
+export const routes: Route[] = [...systemRoutes, ...profileRoutes, ...audienceRoutes];
 const router = new Router(routes, INGESTION_PATHS);
 
 let openApiDocument: Record<string, unknown> | undefined;

@@ -1,36 +1,40 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { profileFromItem } from '../../shared/aws/dynamodb/profile-store';
-import { continueErasure } from '../../shared/services/erasure';
-import { continueMerge, DEFAULT_BUDGET_MS } from '../../shared/services/identity-merge';
+import { DEFAULT_BUDGET_MS } from '../../shared/services/identity-merge';
+import { routeChange } from '../../shared/services/stream-router';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger } from '../lib/logger';
+import { metrics } from '../lib/metrics';
+import { toTableChange } from '../lib/stream-records';
 import { getServices } from '../lib/wiring';
 
 // Records are handled one after another: a stream shard carries one profile's changes in order.
 const processor = new BatchProcessor(EventType.DynamoDBStreams);
 
-function image(value: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  return value ? unmarshall(value as Record<string, AttributeValue>) : undefined;
+async function processRecord(record: DynamoDBRecord, context: Context): Promise<void> {
+  const change = toTableChange(record);
+  if (!change) return;
+  const services = getServices();
+  const result = await routeChange({ ...services, budgetMs: Math.min(DEFAULT_BUDGET_MS, context.getRemainingTimeInMillis() - 10_000) }, change);
+  if (result.kind === 'maintenance') logger.info('profile maintenance', { pk: change.keys.pk, outcome: result.outcome, eventID: record.eventID });
+  if (result.kind === 'evaluated' && result.outcome.evaluated > 0) {
+    // From the change to its audiences written: the "evaluation lag" of the dashboard.
+    const lagMs = Date.now() - (record.dynamodb?.ApproximateCreationDateTime ?? Date.now() / 1000) * 1000;
+    metrics.addMetric('AudienceEvaluationLag', MetricUnit.Milliseconds, Math.max(0, lagMs));
+    metrics.addMetric('AudienceEvaluations', MetricUnit.Count, result.outcome.evaluated);
+    if (result.outcome.entered.length > 0) metrics.addMetric('AudienceEntered', MetricUnit.Count, result.outcome.entered.length);
+    if (result.outcome.exited.length > 0) metrics.addMetric('AudienceExited', MetricUnit.Count, result.outcome.exited.length);
+  }
 }
 
 /**
- * Routes one table change to the work it starts: identity merges and erasures (and, in later
- * issues, audience evaluation). Every step is idempotent, so a replayed record changes nothing.
+ * The table stream's router: identity merges, erasure, audience evaluation and projection.
+ * Failed records are reported (partial batch response); the mapping retries and bisects.
  */
-async function processRecord(record: DynamoDBRecord, context: Context): Promise<void> {
-  const newImage = image(record.dynamodb?.NewImage);
-  const changed = newImage ? profileFromItem(newImage) : undefined;
-  if (!changed || (changed.erasureRequestedAt === undefined && changed.mergedInto === undefined)) return;
-  const services = getServices();
-  const deps = { profiles: services.profiles, clock: services.clock, budgetMs: Math.min(DEFAULT_BUDGET_MS, context.getRemainingTimeInMillis() - 10_000) };
-  // Act on the profile as it is now, not as the (possibly replayed, stale) record shows it.
-  const profile = await services.profiles.getProfile(changed.ref);
-  if (!profile) return;
-  const outcome = profile.erasureRequestedAt !== undefined ? await continueErasure(deps, profile) : await continueMerge(deps, profile);
-  if (outcome !== 'skipped') logger.info('profile maintenance', { pk: String(newImage?.pk ?? ''), outcome, eventID: record.eventID });
-}
-
-export const handler = async (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> =>
-  processPartialResponse(event, (record: DynamoDBRecord) => processRecord(record, context), processor, { context, processInParallel: false });
+export const handler = async (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> => {
+  try {
+    return await processPartialResponse(event, (record: DynamoDBRecord) => processRecord(record, context), processor, { context, processInParallel: false });
+  } finally {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  }
+};

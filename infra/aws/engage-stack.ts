@@ -1,5 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
+import { Audiences } from './constructs/audiences';
 import { DataTable } from './constructs/data-table';
 import { Ingestion } from './constructs/ingestion';
 import { Monitoring } from './constructs/monitoring';
@@ -19,6 +21,9 @@ export class EngageStack extends Stack {
   readonly ingestion: Ingestion;
   readonly streamProcessing: StreamProcessing;
   readonly monitoring: Monitoring;
+  /** The deployment's event bus (SPEC.md section 4), shared by every feature that publishes. */
+  readonly eventBus: events.EventBus;
+  readonly audiences: Audiences;
 
   constructor(scope: Construct, id: string, props: EngageStackProps = {}) {
     super(scope, id, {
@@ -29,6 +34,12 @@ export class EngageStack extends Stack {
 
     this.monitoring = new Monitoring(this, 'Monitoring');
     this.data = new DataTable(this, 'Data');
+    // At stack level, not in a feature construct: journeys, messages and broadcasts publish to
+    // it too, and moving a named bus later would replace it (a new bus without the users' rules).
+    this.eventBus = new events.EventBus(this, 'EventBus', {
+      eventBusName: this.settings.eventBusName,
+      description: 'Engage state changes (source "engage"): audiences, journeys, messages, broadcasts',
+    });
     this.ingestion = new Ingestion(this, 'Ingestion', {
       table: this.data,
       eventRetentionDays: this.settings.eventRetentionDays,
@@ -40,8 +51,16 @@ export class EngageStack extends Stack {
       eventRetentionDays: this.settings.eventRetentionDays,
     });
 
+    this.audiences = new Audiences(this, 'Audiences', {
+      table: this.data,
+      eventBus: this.eventBus,
+      router: this.streamProcessing.consumer,
+      apiFunction: this.ingestion.apiFunction,
+    });
+
     this.ingestion.monitor(this.monitoring);
     this.streamProcessing.monitor(this.monitoring);
+    this.audiences.monitor(this.monitoring);
 
     new CfnOutput(this, 'ApiUrl', {
       description: 'Base URL of the ingestion and management API',
@@ -54,6 +73,10 @@ export class EngageStack extends Stack {
     new CfnOutput(this, 'ApiKeySecretName', {
       description: 'Secrets Manager secret holding the API key (management API)',
       value: this.ingestion.apiKeySecret.secretName,
+    });
+    new CfnOutput(this, 'EventBusName', {
+      description: 'EventBridge bus that receives Engage events (attach your own rules to it)',
+      value: this.eventBus.eventBusName,
     });
     new CfnOutput(this, 'DashboardUrl', {
       description: 'CloudWatch dashboard',

@@ -16,6 +16,8 @@ export interface EngageSettings {
   readonly apiThrottleRateLimit: number;
   /** HTTP API burst limit, requests, for every route of the stage. */
   readonly apiThrottleBurstLimit: number;
+  /** Name of the deployment's EventBridge bus (SPEC.md section 4); `engage` when not set. */
+  readonly eventBusName: string;
 }
 
 /** Context keys, as they are spelled in `cdk.json`. */
@@ -25,7 +27,11 @@ export const CONTEXT_KEYS = {
   eventRetentionDays: 'engage:eventRetentionDays',
   apiThrottleRateLimit: 'engage:apiThrottleRateLimit',
   apiThrottleBurstLimit: 'engage:apiThrottleBurstLimit',
+  eventBusName: 'engage:eventBusName',
 } as const;
+
+/** The bus name used when `engage:eventBusName` is not set. */
+export const DEFAULT_EVENT_BUS_NAME = 'engage';
 
 /** Thrown at synth time when a context value is missing or malformed. */
 export class InvalidContextError extends Error {
@@ -48,6 +54,8 @@ function describe(value: unknown): string {
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 // A bare domain (SES domain identity): labels of letters, digits and hyphens.
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+// A custom EventBridge bus name: 1 to 256 of these characters ("/" is for partner buses only).
+const EVENT_BUS_NAME = /^[A-Za-z0-9._-]{1,256}$/;
 
 function readNumber(scope: Construct, key: string, opts: { integer: boolean; min: number; max: number }): number {
   const raw: unknown = scope.node.tryGetContext(key);
@@ -59,8 +67,9 @@ function readNumber(scope: Construct, key: string, opts: { integer: boolean; min
   return value;
 }
 
-function readString(scope: Construct, key: string, opts: { allowEmpty: boolean }): string {
-  const raw: unknown = scope.node.tryGetContext(key);
+function readString(scope: Construct, key: string, opts: { allowEmpty: boolean; default?: string }): string {
+  const context: unknown = scope.node.tryGetContext(key);
+  const raw: unknown = context === undefined ? opts.default : context;
   const expected = opts.allowEmpty ? 'a string (may be empty)' : 'a non-empty string';
   if (typeof raw !== 'string') throw new InvalidContextError(key, raw, expected);
   const value = raw.trim();
@@ -95,6 +104,15 @@ export function readEngageSettings(scope: Construct): EngageSettings {
     min: 1,
     max: 1_000_000,
   });
+  const eventBusName = readString(scope, CONTEXT_KEYS.eventBusName, { allowEmpty: false, default: DEFAULT_EVENT_BUS_NAME });
+  // "default" is the account's own bus, which a stack cannot create; "aws." names are reserved.
+  if (!EVENT_BUS_NAME.test(eventBusName) || eventBusName === 'default' || eventBusName.startsWith('aws.')) {
+    throw new InvalidContextError(
+      CONTEXT_KEYS.eventBusName,
+      eventBusName,
+      'an EventBridge bus name: 1 to 256 letters, digits, ".", "_" or "-", neither "default" nor starting with "aws."',
+    );
+  }
   return {
     senderEmail,
     smsOriginationIdentity: readString(scope, CONTEXT_KEYS.smsOriginationIdentity, { allowEmpty: true }),
@@ -102,5 +120,6 @@ export function readEngageSettings(scope: Construct): EngageSettings {
     eventRetentionDays: readNumber(scope, CONTEXT_KEYS.eventRetentionDays, { integer: true, min: 1, max: 3650 }),
     apiThrottleRateLimit,
     apiThrottleBurstLimit,
+    eventBusName,
   };
 }

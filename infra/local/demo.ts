@@ -1,6 +1,6 @@
 /**
- * Demo data for `npm start -- --demo`, sent through the public ingestion API like any client.
- * Later issues add their parts (an audience, a journey, a broadcast) here.
+ * Demo data for `npm start -- --demo`, sent through the public API like any client.
+ * Later issues add their parts (a journey, a broadcast) here.
  */
 const DAY = 86_400_000;
 
@@ -35,13 +35,30 @@ export function demoBatch(): Array<Record<string, unknown>> {
   return batch;
 }
 
-export async function loadDemo(url: string, writeKey: string): Promise<number> {
-  const batch = demoBatch();
-  const response = await fetch(`${url}/v1/batch`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}` },
-    body: JSON.stringify({ batch }),
-  });
+/** Two audiences over the demo data: one from a trait, one from events in a time window. */
+export const DEMO_AUDIENCES = [
+  { name: 'Pro plan', description: 'Users on the pro plan', rule: { trait: 'plan', op: 'eq', value: 'pro' } },
+  {
+    name: 'Abandoned a cart this week',
+    description: 'Abandoned a cart in the last 7 days and ordered nothing since',
+    rule: { all: [{ event: 'Cart Abandoned', within: 'P7D' }, { not: { event: 'Order Completed', within: 'P7D' } }] },
+  },
+];
+
+async function post(url: string, authorization: string, body: unknown): Promise<Record<string, unknown>> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify(body) });
   if (!response.ok) throw new Error(`demo data was refused: ${response.status} ${await response.text()}`);
-  return batch.length;
+  return (await response.json()) as Record<string, unknown>;
+}
+
+/** Loads the demo through the public API: events with the write key, audiences with the API key. */
+export async function loadDemo(url: string, keys: { writeKey: string; apiKey: string }): Promise<{ messages: number; audiences: Array<{ id: string; name: string }> }> {
+  const batch = demoBatch();
+  await post(`${url}/v1/batch`, `Basic ${Buffer.from(`${keys.writeKey}:`).toString('base64')}`, { batch });
+  const audiences: Array<{ id: string; name: string }> = [];
+  for (const audience of DEMO_AUDIENCES) {
+    const created = await post(`${url}/v1/audiences`, `Bearer ${keys.apiKey}`, audience);
+    audiences.push({ id: String(created.id), name: audience.name });
+  }
+  return { messages: batch.length, audiences };
 }

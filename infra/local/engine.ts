@@ -6,11 +6,17 @@ import { join } from 'node:path';
 import { handler as apiHandler } from '../../functions/api/handler';
 import { handler as ingestHandler } from '../../functions/ingest/handler';
 import { buildServices, setServices, type Services } from '../../functions/lib/wiring';
+import { handler as backfillHandler } from '../../functions/audience-backfill/handler';
+import { handler as recheckHandler } from '../../functions/audience-recheck/handler';
+import { handler as outboxHandler } from '../../functions/outbox/handler';
 import { handler as streamHandler } from '../../functions/stream/handler';
+import { QUEUE_NAMES } from '../../shared/aws/sqs/queue';
 import { StaticKeyProvider } from '../../shared/aws/secrets/key-provider';
 import type { Clock } from '../../shared/ports';
 import { createTable, startLocalDynamo, type LocalDynamo } from './dynamodb';
+import { LocalEventBus } from './event-bus';
 import { createLocalHttpServer, type HttpLambda } from './http-server';
+import { LocalQueues } from './queue';
 import { localLambdaContext } from './lambda-context';
 import type { LocalSettings } from './settings';
 
@@ -23,7 +29,11 @@ export interface LocalEngine {
   writeKey: string;
   apiKey: string;
   dynamo: LocalDynamo;
+  queues: LocalQueues;
+  bus: LocalEventBus;
   services: Services;
+  /** Runs the audience recheck now (it also runs every `recheckIntervalMs`). */
+  recheck(): Promise<void>;
   /** Waits until every stream record so far has been processed (tests, demo). */
   settle(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -34,6 +44,8 @@ export interface StartOptions extends Partial<LocalSettings> {
   clock?: Clock;
   /** Virtual stream shards. */
   shardCount?: number;
+  /** How often timers are rechecked (AWS: every minute). Default 2000; 0 disables. */
+  recheckIntervalMs?: number;
 }
 
 function generatedKey(prefix: string): string {
@@ -87,6 +99,9 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
     routes: INGESTION_PATHS.map((path) => ({ method: 'POST', path, handler: ingestHandler as HttpLambda })),
     defaultHandler: apiHandler as HttpLambda,
   });
+  const queues = new LocalQueues();
+  const bus = new LocalEventBus();
+  let recheckTimer: NodeJS.Timeout | undefined;
   try {
     const services = buildServices({
       dynamodb: dynamo.client,
@@ -94,9 +109,49 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
       eventRetentionDays: options.eventRetentionDays ?? 400,
       keys: new StaticKeyProvider(keys),
       clock: options.clock,
+      queue: queues,
+      bus,
+      // One process: caches can be short and backfills can start almost at once.
+      audienceCacheTtlMs: 500,
+      backfill: { segments: 4, delaySeconds: 1 },
     });
     setServices(services);
+    // The same two stream readers as on AWS: the router and the outbox.
     dynamo.registerConsumer('stream', (event) => streamHandler(event, localLambdaContext('stream', 900_000)), { batchSize: 100, maxRetries: 10 });
+    dynamo.registerConsumer('outbox', (event) => outboxHandler(event), { batchSize: 100, maxRetries: 10 });
+    queues.registerConsumer('backfill', (event) => backfillHandler(event, localLambdaContext('audience-backfill', 900_000)), {
+      batchSize: 10,
+      visibilityTimeoutMs: 60_000,
+      maxReceiveCount: 5,
+      concurrency: 2,
+    });
+
+    let rechecking: Promise<void> | undefined;
+    const recheck = (): Promise<void> => {
+      rechecking ??= recheckHandler()
+        .then(() => undefined)
+        .catch((error: unknown) => console.error(`audience recheck failed: ${error instanceof Error ? error.name : 'unknown'}`))
+        .finally(() => {
+          rechecking = undefined;
+        });
+      return rechecking;
+    };
+    const interval = options.recheckIntervalMs ?? 2_000;
+    if (interval > 0) {
+      recheckTimer = setInterval(() => void recheck(), interval);
+      recheckTimer.unref();
+    }
+
+    const settle = async (timeoutMs?: number): Promise<void> => {
+      // Stream consumers enqueue work whose handlers write more records: loop until all is quiet.
+      for (let round = 0; round < 20; round++) {
+        await dynamo.drain(timeoutMs);
+        await queues.drain(timeoutMs);
+        await bus.drain(timeoutMs);
+        await dynamo.drain(timeoutMs);
+        if (QUEUE_NAMES.every((q) => queues.depth(q) === 0)) return;
+      }
+    };
 
     const port = await listen(server, host, options.port ?? 3000);
     const url = `http://${host}:${port}`;
@@ -105,19 +160,29 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
       port,
       ...keys,
       dynamo,
+      queues,
+      bus,
       services,
-      settle: (timeoutMs) => dynamo.drain(timeoutMs),
+      recheck,
+      settle,
       close: async () => {
+        if (recheckTimer) clearInterval(recheckTimer);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
         });
+        await rechecking;
+        await queues.close();
+        await bus.close();
         await dynamo.close();
         setServices(undefined);
       },
     };
   } catch (error) {
+    if (recheckTimer) clearInterval(recheckTimer);
     server.close();
+    await queues.close();
+    await bus.close();
     await dynamo.close();
     throw error;
   }

@@ -48,10 +48,13 @@ async function main(): Promise<void> {
   );
 
   if (process.argv.includes('--demo')) {
-    const count = await loadDemo(engine.url, engine.writeKey);
+    const demo = await loadDemo(engine.url, engine);
     await engine.settle();
-    console.log(`Demo loaded: ${count} messages for demo-ada, demo-grace, demo-alan, demo-katherine and demo-mary.`);
-    console.log(`  curl -H 'Authorization: Bearer ${engine.apiKey}' ${engine.url}/v1/profiles/demo-mary/events`);
+    console.log(`Demo loaded: ${demo.messages} messages for demo-ada, demo-grace, demo-alan, demo-katherine and demo-mary.`);
+    for (const audience of demo.audiences) {
+      console.log(`  audience "${audience.name}": curl -H 'Authorization: Bearer ${engine.apiKey}' ${engine.url}/v1/audiences/${audience.id}/members`);
+    }
+    console.log(`  a profile: curl -H 'Authorization: Bearer ${engine.apiKey}' ${engine.url}/v1/profiles/demo-mary/events`);
   }
   console.log('Ready. Ctrl+C stops.');
 }

@@ -1,64 +1,19 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import type { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { createApp } from '../../infra/aws/app';
 import type { EngageStack } from '../../infra/aws/engage-stack';
 import { EVENTS_BY_NAME_INDEX, EVENTS_BY_TIME_INDEX, GSI1, TABLE_KEYS } from '../../shared/aws/dynamodb/table-definition';
-
-type PolicyStatement = { Effect: string; Action: string | string[]; Resource: unknown };
-
-const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
-  readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8'),
-).context;
-
-// Every synthesized app writes a cloud assembly: keep them in one folder removed afterwards.
-const OUTDIR_ROOT = mkdtempSync(path.join(tmpdir(), 'engage-infra-test-'));
-afterAll(() => rmSync(OUTDIR_ROOT, { recursive: true, force: true }));
-
-/**
- * The app exactly as `cdk synth` builds it (cdk.json context, cdk-nag packs), except that asset
- * bundling is skipped (`aws:cdk:bundling-stacks: []`) to keep the suite fast; `cdk synth`
- * exercises the real esbuild bundling.
- */
-function buildApp(context: Record<string, unknown> = {}): { app: App; stack: EngageStack } {
-  return createApp(
-    new App({
-      outdir: mkdtempSync(path.join(OUTDIR_ROOT, 'app-')),
-      context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context },
-    }),
-  );
-}
-
-
-/** The synthesized resources of one type (their JSON, as in the template). */
-function resourcesOf(template: Template, type: string, props?: object): Array<{ [key: string]: any }> {
-  return Object.values(template.findResources(type, props));
-}
-
-function logicalIdOf(template: Template, type: string, prefix: string): string {
-  const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(prefix));
-  const [id] = ids;
-  if (ids.length !== 1 || id === undefined) throw new Error(`expected one ${type} starting with ${prefix}, found ${ids.length}`);
-  return id;
-}
-
-function statementsOf(policies: Array<{ [key: string]: any }>): PolicyStatement[] {
-  return policies.flatMap((p): PolicyStatement[] => p.Properties.PolicyDocument.Statement);
-}
-
-function statementsOfRole(template: Template, roleLogicalId: string): PolicyStatement[] {
-  return statementsOf(
-    resourcesOf(template, 'AWS::IAM::Policy', { Properties: { Roles: Match.arrayWith([{ Ref: roleLogicalId }]) } }),
-  );
-}
-
-function asArray(value: string | string[]): string[] {
-  return Array.isArray(value) ? value : [value];
-}
+import {
+  asArray,
+  buildApp,
+  CDK_JSON_CONTEXT,
+  logicalIdOf,
+  type PolicyStatement,
+  resourcesOf,
+  statementsOf,
+  statementsOfRole,
+} from './helpers';
 
 describe('EngageStack', () => {
   let stack: EngageStack;
@@ -130,9 +85,9 @@ describe('EngageStack', () => {
   });
 
   describe('the functions', () => {
-    it('are three, all Node.js 22 on arm64 with TABLE_NAME, JSON logs, tracing and source maps', () => {
-      // Assess
-      template.resourceCountIs('AWS::Lambda::Function', 3);
+    it('are six, all Node.js 22 on arm64 with TABLE_NAME, JSON logs, tracing and source maps', () => {
+      // Assess: ingest, API, stream router, outbox, audience backfill, audience recheck
+      template.resourceCountIs('AWS::Lambda::Function', 6);
       for (const fn of resourcesOf(template, 'AWS::Lambda::Function')) {
         expect(fn.Properties).toMatchObject({
           Runtime: 'nodejs22.x',
@@ -152,7 +107,8 @@ describe('EngageStack', () => {
 
     it('give every log group a retention period', () => {
       const groups = resourcesOf(template, 'AWS::Logs::LogGroup');
-      expect(groups).toHaveLength(4);
+      // One per function and the API access logs.
+      expect(groups).toHaveLength(7);
       for (const group of groups) expect(group.Properties.RetentionInDays).toEqual(expect.any(Number));
     });
 
@@ -224,8 +180,9 @@ describe('EngageStack', () => {
 
   describe('the stream consumer', () => {
     it('reads the table stream with partial failures, bisection, retries and an on-failure queue', () => {
-      template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: Match.stringLikeRegexp('^StreamProcessingConsumerFunction') },
+        FilterCriteria: Match.absent(),
         EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DataTable'), 'StreamArn'] },
         BatchSize: 100,
         StartingPosition: 'TRIM_HORIZON',
@@ -349,7 +306,7 @@ describe('EngageStack', () => {
   });
 
   describe('outputs', () => {
-    it.each(['ApiUrl', 'WriteKeySecretName', 'ApiKeySecretName', 'DashboardUrl'])('has %s', (name) => {
+    it.each(['ApiUrl', 'WriteKeySecretName', 'ApiKeySecretName', 'EventBusName', 'DashboardUrl'])('has %s', (name) => {
       template.hasOutput(name, { Value: Match.anyValue() });
     });
 
@@ -369,6 +326,12 @@ describe('context validation', () => {
     ['engage:apiThrottleBurstLimit', 1.5],
     ['engage:senderEmail', 'not an email'],
     ['engage:senderEmail', undefined],
+    ['engage:eventBusName', 'default'],
+    ['engage:eventBusName', 'aws.engage'],
+    ['engage:eventBusName', 'partner/bus'],
+    ['engage:eventBusName', 'has space'],
+    ['engage:eventBusName', ''],
+    ['engage:eventBusName', 42],
   ])('when %s is %p, throws naming the key and the value', (key, value) => {
     // Prepare
     const context = { ...CDK_JSON_CONTEXT, [key]: value };

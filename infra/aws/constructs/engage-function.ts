@@ -8,6 +8,9 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledgeOnDefaultPolicy, acknowledgeOnResource } from '../nag';
 
+/** CloudWatch namespace of the metrics functions emit with Powertools Metrics (EMF). */
+export const METRICS_NAMESPACE = 'Engage';
+
 /** The repository root: entries are given relative to it (`functions/ingest/handler.ts`). */
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -84,9 +87,15 @@ export class EngageFunction extends Construct implements iam.IGrantable {
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly grantPrincipal: iam.IPrincipal;
+  /**
+   * The Powertools service name (`POWERTOOLS_SERVICE_NAME`): also the value of the `service`
+   * dimension of every metric the function emits with Powertools Metrics (EMF).
+   */
+  readonly serviceName: string;
 
   constructor(scope: Construct, id: string, props: EngageFunctionProps) {
     super(scope, id);
+    this.serviceName = props.serviceName;
     if (path.isAbsolute(props.entry) || props.entry.startsWith('..')) {
       throw new Error(`EngageFunction ${this.node.path}: entry must be relative to the repository root, received "${props.entry}".`);
     }
@@ -125,7 +134,7 @@ export class EngageFunction extends Construct implements iam.IGrantable {
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: props.serviceName,
-        POWERTOOLS_METRICS_NAMESPACE: 'Engage',
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         ...props.environment,
       },
       bundling: {

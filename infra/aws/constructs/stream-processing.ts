@@ -25,10 +25,10 @@ export const STREAM_CONSUMER_SETTINGS = {
 } as const;
 
 /**
- * The consumer of the table stream: identity merges and erasure now; the audience evaluator
- * joins this function later rather than adding a reader, because a DynamoDB stream should have
- * at most two readers (more are throttled) and the second slot is kept for an EventBridge Pipe
- * or a publisher (ARCHITECTURE.md "The stream is the outbox").
+ * The router of the table stream: identity merges, erasure and audience evaluation, all in this
+ * one function rather than in readers of their own, because a DynamoDB stream should have at
+ * most two readers (more are throttled) and the second one is the outbox, which publishes to
+ * EventBridge (`audiences.ts`; ARCHITECTURE.md "The stream is the outbox").
  *
  * Failures: the handler reports partial batch failures; a failing batch is bisected and retried
  * up to 10 times or for a day, and then its description goes to an encrypted SQS queue
@@ -61,7 +61,7 @@ export class StreamProcessing extends Construct {
     this.consumer = new EngageFunction(this, 'ConsumerFunction', {
       entry: 'functions/stream/handler.ts',
       serviceName: 'stream',
-      description: 'Table stream consumer: identity merges, erasure (later: audience evaluation)',
+      description: 'Table stream router: identity merges, erasure, audience evaluation',
       memorySize: 1024,
       // A batch of 100 records may touch as many profiles; well below the 15-minute ceiling.
       timeout: Duration.seconds(60),

@@ -18,5 +18,9 @@ export function decodeCursor(cursor: string | undefined): Key | undefined {
   } catch {
     // fall through to the validation error
   }
-  throw new ValidationError('cursor: is not a cursor returned by this API', [{ path: 'cursor', message: 'is not a cursor returned by this API' }]);
+  throw invalidCursorError();
+}
+
+export function invalidCursorError(): ValidationError {
+  return new ValidationError('cursor: is not a cursor returned by this API', [{ path: 'cursor', message: 'is not a cursor returned by this API' }]);
 }

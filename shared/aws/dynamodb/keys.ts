@@ -50,14 +50,13 @@ export function eventNameRange(event: string, sinceIso: string | null): { from: 
 
 /** Membership lists and counters are split over this many partitions per audience. */
 export const AUDIENCE_SHARD_COUNT = 16;
-/** Timer buckets of one minute are split over this many partitions. */
-export const TIMER_SHARD_COUNT = 16;
+/** Timers are indexed over this many GSI partitions (one query each finds every due timer). */
+export const TIMER_SHARD_COUNT = 32;
 
 export const TIMER_SK_PREFIX = 'AUDT#';
 export const AUDIENCE_SK = 'AUDIENCE';
 export const AUDIENCE_LIST_PK = 'AUDIENCES';
 export const COUNTER_SK = '#COUNT';
-export const RECHECK_CURSOR_KEY = { pk: 'RECHECK', sk: 'CURSOR' } as const;
 
 export function membershipSk(audienceId: string): string {
   return `${MEMBERSHIP_SK_PREFIX}${audienceId}`;
@@ -84,9 +83,18 @@ export function backfillSegmentSk(ruleVersion: number, segment: number): string 
   return `BACKFILL#${ruleVersion}#${segment}`;
 }
 
-/** GSI1 key of a timer: the minute it falls due, spread over TIMER_SHARD_COUNT partitions. */
-export function timerBucket(dueAt: Date, shard: number): string {
-  return `TIMERS#${dueAt.toISOString().slice(0, 16)}#${shard}`;
+/** GSI1 partition of a timer; its GSI1 sort key starts with the due time, so "due by now" is one range. */
+export function timerPartition(shard: number): string {
+  return `TIMERS#${shard}`;
+}
+
+export function timerSortKey(dueAt: Date, pk: string, audienceId: string): string {
+  return `${dueAt.toISOString()}#${pk}|${audienceId}`;
+}
+
+/** Upper bound of the timers due at `now`: `#` and every key character sort below `~`. */
+export function timersDueBound(now: Date): string {
+  return `${now.toISOString()}#~`;
 }
 
 /** Stable shard of a profile partition key (FNV-1a), for audience member lists and timers. */

@@ -5,6 +5,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   type DynamoDBDocumentClient,
   type QueryCommandOutput,
   type BatchWriteCommandInput,
@@ -282,6 +283,24 @@ export class DynamoProfileStore implements ProfileStore {
 
   async deleteProfile(ref: ProfileRef): Promise<void> {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: profilePk(ref), sk: PROFILE_SK } }));
+  }
+
+  async scanProfiles(segment: number, totalSegments: number, limit: number, cursor?: string): Promise<Page<Profile>> {
+    const out = await this.client.send(
+      new ScanCommand({
+        TableName: this.tableName,
+        Segment: segment,
+        TotalSegments: totalSegments,
+        // A filter may not name the sort key: profile items carry `type: profile` for this.
+        FilterExpression: '#type = :profile',
+        ExpressionAttributeNames: { '#type': 'type' },
+        ExpressionAttributeValues: { ':profile': 'profile' },
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor),
+      }),
+    );
+    const profiles = (out.Items ?? []).map(profileFromItem).filter((p): p is Profile => p !== undefined);
+    return { items: profiles, nextCursor: encodeCursor(out.LastEvaluatedKey) };
   }
 
   private async queryAll(pk: string, prefix: string): Promise<Record<string, unknown>[]> {

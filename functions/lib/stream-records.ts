@@ -1,0 +1,28 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import type { TableChange } from '../../shared/services/stream-router';
+
+function image(value: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  return value ? unmarshall(value as Record<string, AttributeValue>) : undefined;
+}
+
+/** A DynamoDB Streams record as the shared code sees it: keys and images unmarshalled. */
+export function toTableChange(record: DynamoDBRecord): TableChange | undefined {
+  const keys = image(record.dynamodb?.Keys);
+  const eventName = record.eventName;
+  if (!keys || typeof keys.pk !== 'string' || typeof keys.sk !== 'string' || eventName === undefined) return undefined;
+  return {
+    eventName,
+    sequenceNumber: record.dynamodb?.SequenceNumber ?? '0',
+    keys: { pk: keys.pk, sk: keys.sk },
+    oldImage: image(record.dynamodb?.OldImage),
+    newImage: image(record.dynamodb?.NewImage),
+  };
+}
+
+/** When the change happened, from the record (seconds since the epoch). */
+export function changedAt(record: DynamoDBRecord): string {
+  const seconds = record.dynamodb?.ApproximateCreationDateTime;
+  return (seconds ? new Date(seconds * 1000) : new Date()).toISOString();
+}

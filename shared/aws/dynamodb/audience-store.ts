@@ -1,0 +1,264 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+  type BatchGetCommandOutput,
+  type QueryCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
+import type { ProfileRef } from '../../domain/profile/profile';
+import { ConcurrentUpdateError } from '../../errors';
+import type { AudienceDefinition, AudienceMemberEntry, AudienceStore, Page, PageRequest } from '../../ports';
+import { decodeCursor, encodeCursor, invalidCursorError } from './cursor';
+import {
+  AUDIENCE_LIST_PK,
+  AUDIENCE_SHARD_COUNT,
+  AUDIENCE_SK,
+  COUNTER_SK,
+  audiencePk,
+  audienceShardPk,
+  backfillSegmentSk,
+  parseProfilePk,
+  profilePk,
+  shardOf,
+} from './keys';
+import { GSI1 } from './table-definition';
+
+/** Stream sequence numbers are decimal strings of up to 40 digits: padded, they compare as strings. */
+function paddedSequence(sequenceNumber: string): string {
+  return sequenceNumber.padStart(40, '0');
+}
+
+function definitionFromItem(item: Record<string, unknown>): AudienceDefinition {
+  const { pk: _pk, sk: _sk, gsi1pk: _g, gsi1sk: _gs, itemType: _t, ...rest } = item;
+  const definition = rest as unknown as AudienceDefinition;
+  return { ...definition, usedBy: definition.usedBy ?? {}, backfillRemaining: definition.backfillRemaining ?? 0 };
+}
+
+function memberFromItem(item: Record<string, unknown>): AudienceMemberEntry | undefined {
+  const ref = typeof item.sk === 'string' ? parseProfilePk(item.sk) : undefined;
+  return ref ? { ref, enteredAt: String(item.enteredAt ?? '') } : undefined;
+}
+
+interface ShardCursor {
+  shard: number;
+  key?: Record<string, unknown>;
+}
+
+export class DynamoAudienceStore implements AudienceStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(definition: AudienceDefinition): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: this.toItem({ ...definition, version: 1 }),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async get(id: string): Promise<AudienceDefinition | undefined> {
+    const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: audiencePk(id), sk: AUDIENCE_SK }, ConsistentRead: true }));
+    return out.Item ? definitionFromItem(out.Item) : undefined;
+  }
+
+  async list(page: PageRequest): Promise<Page<AudienceDefinition>> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: GSI1.name,
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': AUDIENCE_LIST_PK },
+        Limit: page.limit,
+        ExclusiveStartKey: decodeCursor(page.cursor),
+      }),
+    );
+    return { items: (out.Items ?? []).map(definitionFromItem), nextCursor: encodeCursor(out.LastEvaluatedKey) };
+  }
+
+  async listAll(): Promise<AudienceDefinition[]> {
+    const all: AudienceDefinition[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.list({ limit: 500, cursor });
+      all.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return all;
+  }
+
+  async save(definition: AudienceDefinition): Promise<AudienceDefinition> {
+    const version = definition.version + 1;
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: this.toItem({ ...definition, version }),
+          ConditionExpression: '#version = :expected',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':expected': definition.version },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new ConcurrentUpdateError(`audience ${definition.id} changed concurrently`, { cause: error });
+      throw error;
+    }
+    return { ...definition, version };
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: audiencePk(id), sk: AUDIENCE_SK } }));
+  }
+
+  async size(id: string): Promise<number> {
+    const keys = Array.from({ length: AUDIENCE_SHARD_COUNT }, (_, shard) => ({ pk: audienceShardPk(id, shard), sk: COUNTER_SK }));
+    let total = 0;
+    let pending: Record<string, unknown>[] | undefined = keys;
+    for (let attempt = 0; pending && pending.length > 0 && attempt < 8; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+      const out: BatchGetCommandOutput = await this.client.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
+      for (const item of out.Responses?.[this.tableName] ?? []) total += typeof item.count === 'number' ? item.count : 0;
+      pending = out.UnprocessedKeys?.[this.tableName]?.Keys;
+    }
+    return total;
+  }
+
+  async members(id: string, page: PageRequest): Promise<Page<AudienceMemberEntry>> {
+    // The cursor walks the shards in order; each page may span the end of one and the next.
+    const decoded = page.cursor ? this.decodeShardCursor(page.cursor) : { shard: 0 };
+    const items: AudienceMemberEntry[] = [];
+    let cursor: ShardCursor | undefined = decoded;
+    while (cursor && items.length < page.limit) {
+      const out = await this.queryShard(id, cursor.shard, page.limit - items.length, cursor.key);
+      items.push(...(out.Items ?? []).map(memberFromItem).filter((m): m is AudienceMemberEntry => m !== undefined));
+      if (out.LastEvaluatedKey) cursor = { shard: cursor.shard, key: out.LastEvaluatedKey };
+      else cursor = cursor.shard + 1 < AUDIENCE_SHARD_COUNT ? { shard: cursor.shard + 1 } : undefined;
+    }
+    return { items, nextCursor: cursor ? Buffer.from(JSON.stringify(cursor)).toString('base64url') : undefined };
+  }
+
+  async shardMembers(id: string, shard: number, limit: number, cursor?: string): Promise<Page<AudienceMemberEntry>> {
+    const out = await this.queryShard(id, shard, limit, decodeCursor(cursor));
+    return {
+      items: (out.Items ?? []).map(memberFromItem).filter((m): m is AudienceMemberEntry => m !== undefined),
+      nextCursor: encodeCursor(out.LastEvaluatedKey),
+    };
+  }
+
+  async putShardMember(id: string, ref: ProfileRef, enteredAt: string): Promise<void> {
+    const pk = profilePk(ref);
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: audienceShardPk(id, shardOf(pk, AUDIENCE_SHARD_COUNT)), sk: pk, itemType: 'audienceMember', audienceId: id, enteredAt },
+      }),
+    );
+  }
+
+  async deleteShardMember(id: string, ref: ProfileRef): Promise<void> {
+    const pk = profilePk(ref);
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: audienceShardPk(id, shardOf(pk, AUDIENCE_SHARD_COUNT)), sk: pk } }));
+  }
+
+  async applyCount(id: string, shard: number, delta: number, sequenceNumber: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: audienceShardPk(id, shard), sk: COUNTER_SK },
+          UpdateExpression: 'ADD #count :delta SET #seq = :seq, itemType = :type, audienceId = :id',
+          ConditionExpression: 'attribute_not_exists(#seq) OR #seq < :seq',
+          ExpressionAttributeNames: { '#count': 'count', '#seq': 'seq' },
+          ExpressionAttributeValues: { ':delta': delta, ':seq': paddedSequence(sequenceNumber), ':type': 'audienceCounter', ':id': id },
+        }),
+      );
+    } catch (error) {
+      // Already applied: this record was delivered before.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async markSegmentDone(id: string, ruleVersion: number, segment: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: audiencePk(id), sk: backfillSegmentSk(ruleVersion, segment), itemType: 'backfillSegment', expiresAt: Math.floor(Date.now() / 1000) + 7 * 86_400 },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async completeSegment(id: string, ruleVersion: number): Promise<void> {
+    try {
+      const out = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: audiencePk(id), sk: AUDIENCE_SK },
+          UpdateExpression: 'ADD backfillRemaining :minus',
+          ConditionExpression: 'ruleVersion = :v AND backfillRemaining > :zero',
+          ExpressionAttributeValues: { ':minus': -1, ':v': ruleVersion, ':zero': 0 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      if (out.Attributes?.backfillRemaining === 0) {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk: audiencePk(id), sk: AUDIENCE_SK },
+            UpdateExpression: 'SET #status = :ready',
+            ConditionExpression: 'ruleVersion = :v AND backfillRemaining = :zero',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':ready': 'ready', ':v': ruleVersion, ':zero': 0 },
+          }),
+        );
+      }
+    } catch (error) {
+      // The rule changed meanwhile (a newer backfill owns the status) or the audience is gone.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  private queryShard(id: string, shard: number, limit: number, start?: Record<string, unknown>): Promise<QueryCommandOutput> {
+    return this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        // Member keys start with USER# or ANON#, which sort after the counter's '#COUNT'.
+        KeyConditionExpression: 'pk = :pk AND sk > :counter',
+        ExpressionAttributeValues: { ':pk': audienceShardPk(id, shard), ':counter': COUNTER_SK },
+        Limit: limit,
+        ExclusiveStartKey: start,
+      }),
+    );
+  }
+
+  private decodeShardCursor(cursor: string): ShardCursor {
+    try {
+      const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+      if (typeof value === 'object' && value !== null && 'shard' in value && typeof value.shard === 'number' && value.shard >= 0 && value.shard < AUDIENCE_SHARD_COUNT) {
+        const key = 'key' in value && typeof value.key === 'object' && value.key !== null ? (value.key as Record<string, unknown>) : undefined;
+        return { shard: value.shard, key };
+      }
+    } catch {
+      // fall through
+    }
+    throw invalidCursorError();
+  }
+
+  private toItem(definition: AudienceDefinition): Record<string, unknown> {
+    return { ...definition, pk: audiencePk(definition.id), sk: AUDIENCE_SK, itemType: 'audience', gsi1pk: AUDIENCE_LIST_PK, gsi1sk: `${definition.createdAt}#${definition.id}` };
+  }
+}
