@@ -22,6 +22,7 @@ import {
   type Queue,
 } from '../../shared/ports';
 import { AudienceCatalog } from '../../shared/services/audiences/catalog';
+import { logger } from './logger';
 import type { OutboxLedger } from '../../shared/services/outbox';
 
 /** Everything a handler needs, built once per container (cold start) and reused. */
@@ -63,7 +64,9 @@ export function buildServices(options: ServiceOptions): Services {
     profiles: new DynamoProfileStore({ client: documents, tableName: options.tableName, eventRetentionDays: options.eventRetentionDays }),
     audiences,
     memberships: new DynamoMembershipStore(documents, options.tableName),
-    catalog: new AudienceCatalog(audiences, clock, options.audienceCacheTtlMs ?? 15_000),
+    catalog: new AudienceCatalog(audiences, clock, options.audienceCacheTtlMs ?? 15_000, (audienceId, error) =>
+      logger.error('audience definition cannot be compiled; it is skipped', { audienceId, errorName: error instanceof Error ? error.name : 'unknown' }),
+    ),
     ledger: new DynamoOutboxLedger(documents, options.tableName),
     queue: options.queue,
     bus: options.bus,

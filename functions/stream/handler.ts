@@ -22,8 +22,6 @@ async function processRecord(record: DynamoDBRecord, context: Context): Promise<
     const lagMs = Date.now() - (record.dynamodb?.ApproximateCreationDateTime ?? Date.now() / 1000) * 1000;
     metrics.addMetric('AudienceEvaluationLag', MetricUnit.Milliseconds, Math.max(0, lagMs));
     metrics.addMetric('AudienceEvaluations', MetricUnit.Count, result.outcome.evaluated);
-    if (result.outcome.entered.length > 0) metrics.addMetric('AudienceEntered', MetricUnit.Count, result.outcome.entered.length);
-    if (result.outcome.exited.length > 0) metrics.addMetric('AudienceExited', MetricUnit.Count, result.outcome.exited.length);
   }
 }
 

@@ -16,6 +16,7 @@ import type { Clock } from '../../shared/ports';
 import { createTable, startLocalDynamo, type LocalDynamo } from './dynamodb';
 import { LocalEventBus } from './event-bus';
 import { createLocalHttpServer, type HttpLambda } from './http-server';
+import { localEventsRoute } from './local-routes';
 import { LocalQueues } from './queue';
 import { localLambdaContext } from './lambda-context';
 import type { LocalSettings } from './settings';
@@ -95,19 +96,23 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
     shardCount: options.shardCount,
   });
   await createTable(dynamo.rawClient, LOCAL_TABLE_NAME);
-  const server = createLocalHttpServer({
-    routes: INGESTION_PATHS.map((path) => ({ method: 'POST', path, handler: ingestHandler as HttpLambda })),
-    defaultHandler: apiHandler as HttpLambda,
-  });
   const queues = new LocalQueues();
   const bus = new LocalEventBus();
+  const keyProvider = new StaticKeyProvider(keys);
+  const server = createLocalHttpServer({
+    routes: [
+      ...INGESTION_PATHS.map((path) => ({ method: 'POST', path, handler: ingestHandler as HttpLambda })),
+      localEventsRoute(bus, keyProvider),
+    ],
+    defaultHandler: apiHandler as HttpLambda,
+  });
   let recheckTimer: NodeJS.Timeout | undefined;
   try {
     const services = buildServices({
       dynamodb: dynamo.client,
       tableName: LOCAL_TABLE_NAME,
       eventRetentionDays: options.eventRetentionDays ?? 400,
-      keys: new StaticKeyProvider(keys),
+      keys: keyProvider,
       clock: options.clock,
       queue: queues,
       bus,

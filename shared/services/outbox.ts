@@ -1,5 +1,5 @@
 import { busEventsFor, type OutboxChange } from '../domain/outbox';
-import type { EventBus } from '../ports';
+import type { BusEvent, EventBus } from '../ports';
 
 /** Remembers which stream records were published, so that a replayed record is not published again. */
 export interface OutboxLedger {
@@ -17,11 +17,12 @@ export interface OutboxDeps {
  * crash between publishing and recording is the one case that publishes twice (EventBridge has
  * no de-duplication); every event carries `detail.eventId`, the same on both, for consumers.
  */
-export async function publishChange(deps: OutboxDeps, recordId: string, change: OutboxChange): Promise<number> {
+export async function publishChange(deps: OutboxDeps, recordId: string, change: OutboxChange): Promise<BusEvent[]> {
   const events = busEventsFor(change);
-  if (events.length === 0) return 0;
-  if (await deps.ledger.wasPublished(recordId)) return 0;
-  await deps.bus.publish(events.map((e, i) => ({ ...e, detail: { ...e.detail, eventId: events.length > 1 ? `${recordId}:${i}` : recordId } })));
+  if (events.length === 0) return [];
+  if (await deps.ledger.wasPublished(recordId)) return [];
+  const published = events.map((e, i) => ({ ...e, detail: { ...e.detail, eventId: events.length > 1 ? `${recordId}:${i}` : recordId } }));
+  await deps.bus.publish(published);
   await deps.ledger.markPublished(recordId);
-  return events.length;
+  return published;
 }

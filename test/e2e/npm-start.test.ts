@@ -128,6 +128,17 @@ describe('npm start', () => {
     const body = (await events.json()) as { items: Array<{ event: string | null }> };
     // The anonymous visitor's page view was merged into Mary on identify.
     expect(body.items.map((e) => e.event)).toContain('Page Viewed');
+    // The two demo audiences were backfilled over the demo profiles.
+    const auth = { headers: { authorization: 'Bearer demo-api-key-123' } };
+    const audiences = (await (await fetch(`http://127.0.0.1:${ports.ENGAGE_PORT}/v1/audiences`, auth)).json()) as { items: Array<{ id: string; name: string; status: string; size: number }> };
+    const members = async (name: string): Promise<string[]> => {
+      const audience = audiences.items.find((a) => a.name === name);
+      const page = (await (await fetch(`http://127.0.0.1:${ports.ENGAGE_PORT}/v1/audiences/${audience?.id}/members`, auth)).json()) as { items: Array<{ userId: string }> };
+      return page.items.map((m) => m.userId).sort();
+    };
+    expect(audiences.items.map((a) => a.status)).toEqual(['ready', 'ready']);
+    expect(await members('Pro plan')).toEqual(['demo-ada', 'demo-katherine']);
+    expect(await members('Abandoned a cart this week')).toEqual(['demo-ada', 'demo-grace']);
     expect(await stop(started)).toBe(0);
   });
 });

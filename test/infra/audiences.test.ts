@@ -332,13 +332,18 @@ describe('Audiences', () => {
       alarmOn('Errors', { Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp(`^${RECHECK}`) } });
     });
 
-    it('charts the evaluator metrics under the service dimension the router emits them with', () => {
+    it('charts evaluation metrics under the router and transitions under the outbox, as they emit them', () => {
       const routerService = environmentOf(template, ROUTER).POWERTOOLS_SERVICE_NAME;
+      const outboxService = environmentOf(template, OUTBOX).POWERTOOLS_SERVICE_NAME;
       expect(routerService).toBe('stream');
+      expect(outboxService).toBe('outbox');
       const [dashboard] = resourcesOf(template, 'AWS::CloudWatch::Dashboard');
       const body = JSON.stringify(dashboard?.Properties.DashboardBody);
-      for (const metric of ['AudienceEvaluationLag', 'AudienceEvaluations', 'AudienceEntered', 'AudienceExited']) {
+      for (const metric of ['AudienceEvaluationLag', 'AudienceEvaluations']) {
         expect(body).toContain(`[\\"Engage\\",\\"${metric}\\",\\"service\\",\\"${routerService}\\"`);
+      }
+      for (const metric of ['AudienceEntered', 'AudienceExited']) {
+        expect(body).toContain(`[\\"Engage\\",\\"${metric}\\",\\"service\\",\\"${outboxService}\\"`);
       }
       expect(body).toContain('\\"stat\\":\\"p50\\"');
       expect(body).toContain('\\"stat\\":\\"p99\\"');

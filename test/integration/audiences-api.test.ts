@@ -104,6 +104,12 @@ describe('real-time membership', () => {
     await engine.settle();
     expect(await memberIds(audienceId)).toEqual([userId]);
     expect(transitions(audienceId, userId)).toEqual(['Audience Entered']);
+    // Locally, what the bus carried is listed at /v1/local/events.
+    const local = await engine.api('GET', '/v1/local/events?detailType=Audience%20Entered&limit=1000');
+    expect(local.body.items.filter((e: { detail: { audienceId: string; userId: string } }) => e.detail.audienceId === audienceId && e.detail.userId === userId)).toEqual([
+      expect.objectContaining({ source: 'engage', 'detail-type': 'Audience Entered', detail: expect.objectContaining({ eventId: expect.any(String), timestamp: expect.any(String) }) }),
+    ]);
+    expect((await engine.api('GET', '/v1/local/events', undefined, null)).status).toBe(401);
     // A second qualifying event changes nothing.
     await engine.ingest('/v1/track', { userId, event: 'Order Completed (rt)', timestamp: ago(MINUTE) });
     await engine.settle();

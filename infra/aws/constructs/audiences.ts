@@ -376,16 +376,12 @@ export class Audiences extends Construct {
   /** Adds the audiences section to the dashboard and its alarms. */
   monitor(monitoring: Monitoring): void {
     const period = Duration.minutes(1);
-    // Emitted by the router with Powertools Metrics: namespace Engage, dimension `service`.
-    const evaluatorMetric = (metricName: string, statistic: string, label: string): cloudwatch.Metric =>
-      new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { service: this.router.serviceName },
-        statistic,
-        period,
-        label,
-      });
+    // Powertools Metrics (EMF): namespace Engage, dimension `service` = the emitting function.
+    const metricOf = (serviceName: string) => (metricName: string, statistic: string, label: string): cloudwatch.Metric =>
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: serviceName }, statistic, period, label });
+    const evaluatorMetric = metricOf(this.router.serviceName);
+    // Transitions are counted where they are published, so every source (events, time, backfill) shows.
+    const outboxMetric = metricOf(this.outbox.serviceName);
     const outbox = this.outbox.function;
     const backfill = this.backfillWorker.function;
     const recheck = this.recheck.function;
@@ -406,8 +402,8 @@ export class Audiences extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Membership transitions',
         left: [
-          evaluatorMetric('AudienceEntered', 'Sum', 'Entered'),
-          evaluatorMetric('AudienceExited', 'Sum', 'Exited'),
+          outboxMetric('AudienceEntered', 'Sum', 'Entered'),
+          outboxMetric('AudienceExited', 'Sum', 'Exited'),
         ],
         width: 8,
       }),

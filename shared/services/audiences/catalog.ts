@@ -26,6 +26,7 @@ export class AudienceCatalog {
     private readonly store: AudienceStore,
     private readonly clock: Clock,
     readonly ttlMs: number,
+    private readonly onInvalid: (audienceId: string, error: unknown) => void = () => undefined,
   ) {}
 
   current(): Promise<CatalogSnapshot> {
@@ -52,11 +53,17 @@ export class AudienceCatalog {
       const key = `${definition.ruleVersion}`;
       let entry = this.compiledByVersion.get(definition.id);
       if (!entry || entry.key !== key) {
-        entry = { key, compiled: compileRule(definition.rule) };
+        try {
+          entry = { key, compiled: compileRule(definition.rule) };
+        } catch (error) {
+          // One unreadable definition (a hand-edited item) must not stop every evaluation.
+          this.onInvalid(definition.id, error);
+          continue;
+        }
         this.compiledByVersion.set(definition.id, entry);
       }
       audiences.set(definition.id, { definition, compiled: entry.compiled });
     }
-    return { audiences, index: buildDependencyIndex(definitions.map((d) => ({ id: d.id, rule: d.rule }))) };
+    return { audiences, index: buildDependencyIndex([...audiences.values()].map((a) => ({ id: a.definition.id, rule: a.definition.rule }))) };
   }
 }
