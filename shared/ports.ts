@@ -2,6 +2,7 @@ import type { Profile, ProfileRef } from './domain/profile/profile';
 import type { MessageType } from './domain/ingestion/messages';
 import type { EvaluationEvent } from './domain/audience/evaluate';
 import type { Rule } from './domain/audience/rule';
+import type { Broadcast, Counts, SendRecord, SendStatus } from './domain/broadcast/broadcast';
 
 /** A page of a listing; `nextCursor` is opaque to callers and absent on the last page. */
 export interface Page<T> {
@@ -181,4 +182,155 @@ export interface MembershipStore {
   eventsNamed(ref: ProfileRef, name: string, sinceIso: string | null): Promise<EvaluationEvent[]>;
   /** Up to `limit` timers of one shard due at `now` (however long ago), earliest first. */
   dueTimers(shard: number, now: Date, limit: number): Promise<Array<{ ref: ProfileRef; audienceId: string; dueAt: string }>>;
+}
+
+// ---- Messaging ---------------------------------------------------------------------------
+
+export interface EmailMessage {
+  to: string;
+  from: string;
+  subject: string;
+  html: string;
+  text: string;
+  /** Extra headers (List-Unsubscribe, List-Unsubscribe-Post); kept by SESv2 Simple content. */
+  headers: Array<{ name: string; value: string }>;
+  /** Message tags (SES EmailTags): ids only, e.g. broadcastId, journeyId, messageId. */
+  tags: Record<string, string>;
+}
+
+export interface SmsMessage {
+  to: string;
+  body: string;
+  tags: Record<string, string>;
+}
+
+export interface SendReceipt {
+  providerMessageId: string;
+}
+
+/**
+ * A provider refused this message for good (a malformed address, a message it will never
+ * accept): the send fails and is not retried. Anything else thrown is transient and retried.
+ */
+export class PermanentSendError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'PermanentSendError';
+  }
+}
+
+export interface Mailer {
+  sendEmail(message: EmailMessage): Promise<SendReceipt>;
+}
+
+export interface SmsSender {
+  sendSms(message: SmsMessage): Promise<SendReceipt>;
+}
+
+/** One-time schedules (EventBridge Scheduler `at(...)` on AWS), idempotent by name. */
+export interface Scheduler {
+  /** Creates the schedule, or leaves an existing one of that name as it is. */
+  scheduleOnce(name: string, at: Date, payload: Record<string, unknown>): Promise<void>;
+  /** Deletes the schedule; no error if it does not exist (fired or never created). */
+  cancel(name: string): Promise<void>;
+}
+
+// ---- Templates and broadcasts ------------------------------------------------------------
+
+export interface StoredTemplate {
+  id: string;
+  name: string;
+  channel: 'email' | 'sms';
+  subject?: string;
+  html?: string;
+  mjml?: string;
+  text?: string;
+  body?: string;
+  usedBy: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+export interface TemplateStore {
+  create(template: StoredTemplate): Promise<void>;
+  get(id: string): Promise<StoredTemplate | undefined>;
+  list(page: PageRequest): Promise<Page<StoredTemplate>>;
+  /** Conditional on `version`; throws ConcurrentUpdateError. */
+  save(template: StoredTemplate): Promise<StoredTemplate>;
+  delete(id: string): Promise<void>;
+}
+
+export interface BroadcastStore {
+  create(broadcast: Broadcast): Promise<void>;
+  get(id: string): Promise<Broadcast | undefined>;
+  list(page: PageRequest): Promise<Page<Broadcast>>;
+  /** Conditional on `version`; throws ConcurrentUpdateError. */
+  save(broadcast: Broadcast): Promise<Broadcast>;
+  /** Summed partition counters of every group and shard. */
+  counts(broadcast: Broadcast): Promise<Counts>;
+  /** Records that one fan-out shard finished; false if recorded before. */
+  markFanoutDone(id: string, group: string, shard: number): Promise<boolean>;
+  /** One fan-out shard less to wait for. */
+  completeFanout(id: string): Promise<void>;
+  /** Broadcasts whose status is `sending` (completion checks). */
+  listSending(): Promise<Broadcast[]>;
+}
+
+export interface SendRecordKey {
+  broadcastId: string;
+  group: string;
+  shard: number;
+  ref: ProfileRef;
+}
+
+export interface SendStore {
+  /** Creates a pending record unless one exists; true when created. */
+  createPending(key: SendRecordKey, notBefore?: string): Promise<boolean>;
+  get(key: SendRecordKey): Promise<SendRecord | undefined>;
+  /** pending → sending (or a stale sending claim taken over); false when someone else holds it. */
+  claim(key: SendRecordKey, expected: SendRecord, now: string): Promise<boolean>;
+  /** sending → sent / failed, or pending → skipped; conditional on the current status. */
+  finish(key: SendRecordKey, from: SendStatus, change: Partial<SendRecord> & { status: SendStatus }): Promise<boolean>;
+  /** sending → pending again after a transient failure (conditional on the claim). */
+  release(key: SendRecordKey, claimedAt: string): Promise<void>;
+  /** Delivery feedback: delivery status, opened, clicked. */
+  recordFeedback(key: SendRecordKey, change: Pick<SendRecord, 'delivery' | 'opened' | 'clicked'>): Promise<void>;
+  /** Page of one partition's records (release of a local-time group). */
+  page(broadcastId: string, group: string, shard: number, limit: number, cursor?: string): Promise<Page<{ key: SendRecordKey; record: SendRecord }>>;
+  /** Applies a counter change once per stream record (sequence numbers only grow per partition). */
+  applyCounts(broadcastId: string, group: string, shard: number, delta: Partial<Counts>, sequenceNumber: string): Promise<void>;
+}
+
+export interface MessageLogEntry {
+  id: string;
+  channel: 'email' | 'sms';
+  templateId: string;
+  broadcastId?: string;
+  journeyId?: string;
+  status: 'sent' | 'delivered' | 'bounced' | 'complained' | 'failed';
+  sentAt: string;
+  providerMessageId?: string;
+  openedAt?: string;
+  clickedAt?: string;
+  /** Where the send record is, for feedback (broadcast sends). */
+  sendRecord?: { pk: string; sk: string };
+}
+
+export interface MessageLog {
+  put(ref: ProfileRef, entry: MessageLogEntry): Promise<void>;
+  /** Finds a message by id (GSI1), with its profile. */
+  find(messageId: string): Promise<{ ref: ProfileRef; entry: MessageLogEntry } | undefined>;
+  update(ref: ProfileRef, messageId: string, change: Partial<MessageLogEntry>): Promise<void>;
+}
+
+export interface SuppressionList {
+  isSuppressed(channel: 'email' | 'sms', address: string): Promise<boolean>;
+  suppress(channel: 'email' | 'sms', address: string, reason: string, at: string): Promise<void>;
+}
+
+/** Sends per second shared by every sender (a broadcast's own limit, the account's). */
+export interface RateLimiter {
+  /** Takes one slot of this second for every scope, or none: false when one is full. */
+  tryAcquire(scopes: Array<{ scope: string; perSecond: number }>, now: Date): Promise<boolean>;
 }

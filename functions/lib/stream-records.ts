@@ -26,3 +26,25 @@ export function changedAt(record: DynamoDBRecord): string {
   const seconds = record.dynamodb?.ApproximateCreationDateTime;
   return (seconds ? new Date(seconds * 1000) : new Date()).toISOString();
 }
+
+/**
+ * Processes stream records strictly in order and stops at the first failure: that record and
+ * every later one are reported failed, so the retry starts there (ReportBatchItemFailures) and
+ * nothing after a failed record is applied ahead of it — which per-partition counters and the
+ * outbox's ordering rely on.
+ */
+export async function processInOrder(
+  records: DynamoDBRecord[],
+  process: (record: DynamoDBRecord) => Promise<void>,
+  onFailure: (record: DynamoDBRecord, error: unknown) => void,
+): Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }> {
+  for (const [index, record] of records.entries()) {
+    try {
+      await process(record);
+    } catch (error) {
+      onFailure(record, error);
+      return { batchItemFailures: records.slice(index).map((r) => ({ itemIdentifier: r.eventID ?? '' })) };
+    }
+  }
+  return { batchItemFailures: [] };
+}

@@ -1,15 +1,11 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { DEFAULT_BUDGET_MS } from '../../shared/services/identity-merge';
 import { routeChange } from '../../shared/services/stream-router';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger } from '../lib/logger';
 import { metrics } from '../lib/metrics';
-import { toTableChange } from '../lib/stream-records';
+import { processInOrder, toTableChange } from '../lib/stream-records';
 import { getServices } from '../lib/wiring';
-
-// Records are handled one after another: a stream shard carries one profile's changes in order.
-const processor = new BatchProcessor(EventType.DynamoDBStreams);
 
 async function processRecord(record: DynamoDBRecord, context: Context): Promise<void> {
   const change = toTableChange(record);
@@ -31,7 +27,11 @@ async function processRecord(record: DynamoDBRecord, context: Context): Promise<
  */
 export const handler = async (event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> => {
   try {
-    return await processPartialResponse(event, (record: DynamoDBRecord) => processRecord(record, context), processor, { context, processInParallel: false });
+    return await processInOrder(
+      event.Records,
+      (record) => processRecord(record, context),
+      (record, error) => logger.error('stream record failed', { eventID: record.eventID, errorName: error instanceof Error ? error.name : 'unknown' }),
+    );
   } finally {
     if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }

@@ -2,7 +2,6 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   DeleteCommand,
-  GetCommand,
   PutCommand,
   QueryCommand,
   UpdateCommand,
@@ -11,7 +10,6 @@ import {
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import type { ProfileRef } from '../../domain/profile/profile';
-import { ConcurrentUpdateError } from '../../errors';
 import type { AudienceDefinition, AudienceMemberEntry, AudienceStore, Page, PageRequest } from '../../ports';
 import { decodeCursor, encodeCursor, invalidCursorError } from './cursor';
 import {
@@ -22,20 +20,15 @@ import {
   audiencePk,
   audienceShardPk,
   backfillSegmentSk,
+  paddedSequence,
   parseProfilePk,
   profilePk,
   shardOf,
 } from './keys';
-import { GSI1 } from './table-definition';
-
-/** Stream sequence numbers are decimal strings of up to 40 digits: padded, they compare as strings. */
-function paddedSequence(sequenceNumber: string): string {
-  return sequenceNumber.padStart(40, '0');
-}
+import { EntityTable } from './entity-table';
 
 function definitionFromItem(item: Record<string, unknown>): AudienceDefinition {
-  const { pk: _pk, sk: _sk, gsi1pk: _g, gsi1sk: _gs, itemType: _t, ...rest } = item;
-  const definition = rest as unknown as AudienceDefinition;
+  const definition = item as unknown as AudienceDefinition;
   return { ...definition, usedBy: definition.usedBy ?? {}, backfillRemaining: definition.backfillRemaining ?? 0 };
 }
 
@@ -50,72 +43,37 @@ interface ShardCursor {
 }
 
 export class DynamoAudienceStore implements AudienceStore {
+  private readonly entities: EntityTable<AudienceDefinition>;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
-
-  async create(definition: AudienceDefinition): Promise<void> {
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: this.toItem({ ...definition, version: 1 }),
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+  ) {
+    this.entities = new EntityTable(client, tableName, { type: 'audience', pk: audiencePk, sk: AUDIENCE_SK, listPk: AUDIENCE_LIST_PK }, definitionFromItem);
   }
 
-  async get(id: string): Promise<AudienceDefinition | undefined> {
-    const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: audiencePk(id), sk: AUDIENCE_SK }, ConsistentRead: true }));
-    return out.Item ? definitionFromItem(out.Item) : undefined;
+  create(definition: AudienceDefinition): Promise<void> {
+    return this.entities.create(definition);
   }
 
-  async list(page: PageRequest): Promise<Page<AudienceDefinition>> {
-    const out = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: GSI1.name,
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': AUDIENCE_LIST_PK },
-        Limit: page.limit,
-        ExclusiveStartKey: decodeCursor(page.cursor),
-      }),
-    );
-    return { items: (out.Items ?? []).map(definitionFromItem), nextCursor: encodeCursor(out.LastEvaluatedKey) };
+  get(id: string): Promise<AudienceDefinition | undefined> {
+    return this.entities.get(id);
   }
 
-  async listAll(): Promise<AudienceDefinition[]> {
-    const all: AudienceDefinition[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.list({ limit: 500, cursor });
-      all.push(...page.items);
-      cursor = page.nextCursor;
-    } while (cursor);
-    return all;
+  list(page: PageRequest): Promise<Page<AudienceDefinition>> {
+    return this.entities.list(page);
   }
 
-  async save(definition: AudienceDefinition): Promise<AudienceDefinition> {
-    const version = definition.version + 1;
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: this.toItem({ ...definition, version }),
-          ConditionExpression: '#version = :expected',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':expected': definition.version },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new ConcurrentUpdateError(`audience ${definition.id} changed concurrently`, { cause: error });
-      throw error;
-    }
-    return { ...definition, version };
+  listAll(): Promise<AudienceDefinition[]> {
+    return this.entities.listAll();
   }
 
-  async delete(id: string): Promise<void> {
-    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: audiencePk(id), sk: AUDIENCE_SK } }));
+  save(definition: AudienceDefinition): Promise<AudienceDefinition> {
+    return this.entities.save(definition);
+  }
+
+  delete(id: string): Promise<void> {
+    return this.entities.delete(id);
   }
 
   async size(id: string): Promise<number> {
@@ -208,9 +166,12 @@ export class DynamoAudienceStore implements AudienceStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: audiencePk(id), sk: AUDIENCE_SK },
-          UpdateExpression: 'ADD backfillRemaining :minus',
+          // The version moves too, so that a concurrent edit (a rename) retries instead of
+          // writing back the old progress.
+          UpdateExpression: 'ADD backfillRemaining :minus, #version :one',
           ConditionExpression: 'ruleVersion = :v AND backfillRemaining > :zero',
-          ExpressionAttributeValues: { ':minus': -1, ':v': ruleVersion, ':zero': 0 },
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':minus': -1, ':v': ruleVersion, ':zero': 0, ':one': 1 },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -219,10 +180,10 @@ export class DynamoAudienceStore implements AudienceStore {
           new UpdateCommand({
             TableName: this.tableName,
             Key: { pk: audiencePk(id), sk: AUDIENCE_SK },
-            UpdateExpression: 'SET #status = :ready',
+            UpdateExpression: 'SET #status = :ready ADD #version :one',
             ConditionExpression: 'ruleVersion = :v AND backfillRemaining = :zero',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':ready': 'ready', ':v': ruleVersion, ':zero': 0 },
+            ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
+            ExpressionAttributeValues: { ':ready': 'ready', ':v': ruleVersion, ':zero': 0, ':one': 1 },
           }),
         );
       }
@@ -256,9 +217,5 @@ export class DynamoAudienceStore implements AudienceStore {
       // fall through
     }
     throw invalidCursorError();
-  }
-
-  private toItem(definition: AudienceDefinition): Record<string, unknown> {
-    return { ...definition, pk: audiencePk(definition.id), sk: AUDIENCE_SK, itemType: 'audience', gsi1pk: AUDIENCE_LIST_PK, gsi1sk: `${definition.createdAt}#${definition.id}` };
   }
 }

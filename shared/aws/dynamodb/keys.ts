@@ -3,6 +3,7 @@
  * access patterns in docs/data-model.md greppable and stops ad-hoc string building elsewhere.
  */
 
+import { createHash } from 'node:crypto';
 import type { ProfileRef } from '../../domain/profile/profile';
 
 export const PROFILE_SK = 'PROFILE';
@@ -36,14 +37,31 @@ export function aliasSk(source: ProfileRef): string {
 export const MEMBERSHIP_SK_PREFIX = 'AUD#';
 export const MESSAGE_SK_PREFIX = 'MSG#';
 
-/** Sort key of the byEvent index: name, then time; only events with a name carry it. */
-export function eventNameSk(event: string, timestamp: string, messageId: string): string {
-  return `${event}#${timestamp}#${messageId}`;
+/**
+ * The event name as it appears in a byEvent key: itself, or a hash when it is long enough to
+ * push the key past DynamoDB's 1,024-byte limit for an index sort key.
+ */
+function eventNameKey(event: string): string {
+  return Buffer.byteLength(event, 'utf8') <= 400 ? event : `#H${createHash('sha256').update(event).digest('hex')}`;
 }
 
-/** Bounds of a byEvent query for one event name; timestamps start with a digit, so `~` is above all. */
+/** Sort key of the byEvent index: name, then time; only events with a name carry it. */
+export function eventNameSk(event: string, timestamp: string, messageId: string): string {
+  return `${eventNameKey(event)}#${timestamp}#${messageId}`;
+}
+
+/**
+ * Bounds of a byEvent query for one event name; timestamps start with a digit, so `~` is above
+ * all. A name that itself contains `#` can share a range: readers keep only their own name.
+ */
 export function eventNameRange(event: string, sinceIso: string | null): { from: string; to: string } {
-  return { from: `${event}#${sinceIso ?? ''}`, to: `${event}#~` };
+  const name = eventNameKey(event);
+  return { from: `${name}#${sinceIso ?? ''}`, to: `${name}#~` };
+}
+
+/** Stream sequence numbers are decimal strings of up to 40 digits: padded, they compare as strings. */
+export function paddedSequence(sequenceNumber: string): string {
+  return sequenceNumber.padStart(40, '0');
 }
 
 // ---- Audiences -------------------------------------------------------------------------
@@ -110,4 +128,57 @@ export function shardOf(pk: string, count: number): number {
 /** Marks that a stream record was published to the bus (the outbox never publishes it twice). */
 export function outboxPk(eventId: string): string {
   return `OUTBOX#${eventId}`;
+}
+
+// ---- Messaging and broadcasts ---------------------------------------------------------
+
+export const TEMPLATE_SK = 'TEMPLATE';
+export const TEMPLATE_LIST_PK = 'TEMPLATES';
+export const BROADCAST_SK = 'BROADCAST';
+export const BROADCAST_LIST_PK = 'BROADCASTS';
+
+export function templatePk(id: string): string {
+  return `TEMPLATE#${id}`;
+}
+
+export function broadcastPk(id: string): string {
+  return `BROADCAST#${id}`;
+}
+
+export function fanoutDoneSk(group: string, shard: number): string {
+  return `FANOUT#${group}#${shard}`;
+}
+
+/**
+ * A broadcast's recipients (send records) live in one partition per recipient group (`all`,
+ * or a UTC offset for local-time sends) and audience shard: fan-out of shard n writes only
+ * partition n, and each partition keeps its own counter (`#COUNT`).
+ */
+export function sendPk(broadcastId: string, group: string, shard: number): string {
+  return `SEND#${broadcastId}#${group}#${shard}`;
+}
+
+export function parseSendPk(pk: string): { broadcastId: string; group: string; shard: number } | undefined {
+  const match = /^SEND#(.+)#([^#]+)#(\d+)$/.exec(pk);
+  return match?.[1] !== undefined && match[2] !== undefined && match[3] !== undefined
+    ? { broadcastId: match[1], group: match[2], shard: Number(match[3]) }
+    : undefined;
+}
+
+export function messageSk(messageId: string): string {
+  return `${MESSAGE_SK_PREFIX}${messageId}`;
+}
+
+/** GSI1 key of a message log item, so that delivery feedback finds it by message id alone. */
+export function messageLookupKey(messageId: string): string {
+  return `MSGID#${messageId}`;
+}
+
+export function suppressionPk(channel: string, addressHash: string): string {
+  return `SUPPRESS#${channel}#${addressHash}`;
+}
+
+/** One item per sender and second: a conditional counter is a rate limit shared by every sender. */
+export function rateBucketPk(scope: string, epochSecond: number): string {
+  return `RATE#${scope}#${epochSecond}`;
 }

@@ -130,11 +130,14 @@ export class DynamoMembershipStore implements MembershipStore {
           ExpressionAttributeNames: { '#event': 'event', '#timestamp': 'timestamp' },
           ExpressionAttributeValues: { ':pk': profilePk(ref), ':from': from, ':to': to },
           ProjectionExpression: '#event, #timestamp, properties',
+          // Strongly consistent (an LSI allows it): the event being evaluated must be seen.
+          ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
       );
       for (const item of out.Items ?? []) {
-        events.push({ event: String(item.event), timestamp: String(item.timestamp), properties: (item.properties as Record<string, unknown> | undefined) ?? {} });
+        if (item.event !== name) continue;
+        events.push({ event: name, timestamp: String(item.timestamp), properties: (item.properties as Record<string, unknown> | undefined) ?? {} });
       }
       start = out.LastEvaluatedKey;
     } while (start);

@@ -48,7 +48,13 @@ export type Traits = z.infer<typeof TraitsSchema>;
 const common = {
   userId: IdSchema.optional(),
   anonymousId: IdSchema.optional(),
-  messageId: z.string().trim().min(1).max(255).optional(),
+  // Bounded in bytes: it is part of index keys, which DynamoDB caps at 1,024 bytes.
+  messageId: z
+    .string()
+    .trim()
+    .min(1)
+    .refine((v) => Buffer.byteLength(v, 'utf8') <= 200, 'must be at most 200 bytes')
+    .optional(),
   timestamp: TimestampSchema.optional(),
   context: JsonObjectSchema.optional(),
   integrations: JsonObjectSchema.optional(),

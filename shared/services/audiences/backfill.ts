@@ -29,8 +29,12 @@ export interface BackfillDeps {
   backfill: { segments: number; delaySeconds: number };
 }
 
-/** Profiles evaluated per message: keeps one invocation short and the queue the unit of retry. */
-const PAGE_SIZE = 100;
+/**
+ * Items read per scan page (the scan's Limit counts every item read, events included, before
+ * the profile filter); member-shard pages of a purge hold only members.
+ */
+const SCAN_PAGE_ITEMS = 1_000;
+const PURGE_PAGE = 100;
 
 /**
  * A created or re-ruled audience is backfilled by a parallel scan, one message per segment;
@@ -57,7 +61,7 @@ export async function onAudienceDefinitionChange(deps: Pick<BackfillDeps, 'queue
 /** Handles one backfill message: one page of work, then the continuation or the completion. */
 export async function processBackfillMessage(deps: BackfillDeps, message: BackfillMessage): Promise<void> {
   if (message.kind === 'purge') {
-    const page = await deps.audiences.shardMembers(message.audienceId, message.shard, PAGE_SIZE, message.cursor);
+    const page = await deps.audiences.shardMembers(message.audienceId, message.shard, PURGE_PAGE, message.cursor);
     for (const member of page.items) {
       await deps.memberships.exit(member.ref, message.audienceId);
       await deps.memberships.clearTimer(member.ref, message.audienceId);
@@ -74,7 +78,7 @@ export async function processBackfillMessage(deps: BackfillDeps, message: Backfi
     deps.catalog.invalidate();
     catalog = await deps.catalog.current();
   }
-  const page = await deps.profiles.scanProfiles(message.segment, message.totalSegments, PAGE_SIZE, message.cursor);
+  const page = await deps.profiles.scanProfiles(message.segment, message.totalSegments, SCAN_PAGE_ITEMS, message.cursor);
   for (const profile of page.items) {
     await evaluateProfile(deps, catalog, profile.ref, { audienceIds: [message.audienceId] });
   }

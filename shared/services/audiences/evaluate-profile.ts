@@ -50,7 +50,11 @@ export async function evaluateProfile(deps: EvaluationDeps, catalog: CatalogSnap
 
   for (const id of ids) {
     const audience = catalog.audiences.get(id);
-    if (!audience) continue;
+    if (!audience) {
+      // A deleted (or unreadable) audience: its timer must not stay due forever.
+      if (state.timers.has(id)) await deps.memberships.clearTimer(ref, id);
+      continue;
+    }
     outcome.evaluated++;
     const result = live
       ? audience.compiled.evaluate({ traits: live.traits, eventsNamed: (name) => events.get(name) ?? noEvents, isMember: (other) => members.has(other), now })
