@@ -18,6 +18,20 @@ const ConfigSchema = z.object({
   BACKFILL_SEGMENTS: z.coerce.number().int().min(1).max(1000).default(8),
   /** Backfills start this much later than the change, after every definition cache expired. */
   BACKFILL_DELAY_SECONDS: z.coerce.number().int().min(0).max(900).default(20),
+  UNSUBSCRIBE_KEY_SECRET_ARN: z.string().optional(),
+  /** Messaging: the From address, the public API URL for links, sending rate, claim grace. */
+  SENDER_EMAIL: z.string().default('no-reply@example.com'),
+  PUBLIC_API_URL: z.string().default(''),
+  ACCOUNT_SEND_RATE: z.coerce.number().int().min(1).default(14),
+  CLAIM_GRACE_SECONDS: z.coerce.number().int().min(1).default(600),
+  SES_CONFIGURATION_SET: z.string().optional(),
+  SMS_ORIGINATION_IDENTITY: z.string().default(''),
+  SMS_CONFIGURATION_SET: z.string().optional(),
+  /** Broadcast schedules: the start function they invoke, the role they use, their name prefix. */
+  SCHEDULER_TARGET_ARN: z.string().default(''),
+  SCHEDULER_ROLE_ARN: z.string().default(''),
+  SCHEDULER_GROUP: z.string().default('default'),
+  SCHEDULE_NAME_PREFIX: z.string().default('engage'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -67,10 +67,11 @@ export interface ProfileStore {
   scanProfiles(segment: number, totalSegments: number, limit: number, cursor?: string): Promise<Page<Profile>>;
 }
 
-/** Write key and API key; Secrets Manager on AWS, settings locally. */
+/** Write key, API key and the unsubscribe-link signing key; Secrets Manager on AWS, settings locally. */
 export interface KeyProvider {
   writeKey(): Promise<string>;
   apiKey(): Promise<string>;
+  unsubscribeKey(): Promise<string>;
 }
 
 export interface Clock {
@@ -83,7 +84,7 @@ export const systemClock: Clock = { now: () => new Date() };
  * Logical queues. On AWS each is an SQS queue (with a DLQ) whose URL a function gets in
  * `QUEUE_URL_<NAME>` (upper case); locally an in-process queue with the same semantics.
  */
-export type QueueName = 'backfill' | 'send' | 'fanout' | 'entry';
+export type QueueName = 'backfill' | 'send' | 'fanout' | 'entry' | 'feedback';
 
 export interface OutgoingMessage {
   /** Serialised as JSON. */
@@ -267,39 +268,36 @@ export interface BroadcastStore {
   list(page: PageRequest): Promise<Page<Broadcast>>;
   /** Conditional on `version`; throws ConcurrentUpdateError. */
   save(broadcast: Broadcast): Promise<Broadcast>;
-  /** Summed partition counters of every group and shard. */
+  /** Summed partition counters, and recipients from the fan-out pages. */
   counts(broadcast: Broadcast): Promise<Counts>;
-  /** Records that one fan-out shard finished; false if recorded before. */
-  markFanoutDone(id: string, group: string, shard: number): Promise<boolean>;
-  /** One fan-out shard less to wait for. */
-  completeFanout(id: string): Promise<void>;
+  /** Records a fan-out page and how many recipients it enqueued; false if recorded before. */
+  recordFanoutPage(id: string, shard: number, page: number, recipients: number): Promise<boolean>;
+  /** Records that a shard's fan-out finished (once) and counts it down. */
+  completeFanoutShard(id: string, shard: number): Promise<void>;
   /** Broadcasts whose status is `sending` (completion checks). */
   listSending(): Promise<Broadcast[]>;
 }
 
 export interface SendRecordKey {
   broadcastId: string;
-  group: string;
   shard: number;
   ref: ProfileRef;
 }
 
 export interface SendStore {
-  /** Creates a pending record unless one exists; true when created. */
-  createPending(key: SendRecordKey, notBefore?: string): Promise<boolean>;
   get(key: SendRecordKey): Promise<SendRecord | undefined>;
-  /** pending → sending (or a stale sending claim taken over); false when someone else holds it. */
-  claim(key: SendRecordKey, expected: SendRecord, now: string): Promise<boolean>;
-  /** sending → sent / failed, or pending → skipped; conditional on the current status. */
-  finish(key: SendRecordKey, from: SendStatus, change: Partial<SendRecord> & { status: SendStatus }): Promise<boolean>;
-  /** sending → pending again after a transient failure (conditional on the claim). */
-  release(key: SendRecordKey, claimedAt: string): Promise<void>;
+  /** Creates the record (a claim `sending`, or a `skipped` outcome) unless one exists; true when created. */
+  create(key: SendRecordKey, record: SendRecord): Promise<boolean>;
+  /** Takes over a claim nobody finished (`claimedAt` unchanged since it was read). */
+  takeOver(key: SendRecordKey, staleClaimedAt: string, record: SendRecord): Promise<boolean>;
+  /** sending → sent / failed, for the claim of `messageId`. */
+  finish(key: SendRecordKey, messageId: string, change: Partial<SendRecord> & { status: SendStatus }): Promise<boolean>;
+  /** Drops a claim after a transient failure, so that a retry can claim again. */
+  release(key: SendRecordKey, messageId: string): Promise<void>;
   /** Delivery feedback: delivery status, opened, clicked. */
   recordFeedback(key: SendRecordKey, change: Pick<SendRecord, 'delivery' | 'opened' | 'clicked'>): Promise<void>;
-  /** Page of one partition's records (release of a local-time group). */
-  page(broadcastId: string, group: string, shard: number, limit: number, cursor?: string): Promise<Page<{ key: SendRecordKey; record: SendRecord }>>;
   /** Applies a counter change once per stream record (sequence numbers only grow per partition). */
-  applyCounts(broadcastId: string, group: string, shard: number, delta: Partial<Counts>, sequenceNumber: string): Promise<void>;
+  applyCounts(broadcastId: string, shard: number, delta: Partial<Counts>, sequenceNumber: string): Promise<void>;
 }
 
 export interface MessageLogEntry {
@@ -308,20 +306,22 @@ export interface MessageLogEntry {
   templateId: string;
   broadcastId?: string;
   journeyId?: string;
-  status: 'sent' | 'delivered' | 'bounced' | 'complained' | 'failed';
+  /** `sending` while the provider call is under way (or its outcome unknown). */
+  status: 'sending' | 'sent' | 'delivered' | 'bounced' | 'complained' | 'failed';
   sentAt: string;
   providerMessageId?: string;
   openedAt?: string;
   clickedAt?: string;
-  /** Where the send record is, for feedback (broadcast sends). */
-  sendRecord?: { pk: string; sk: string };
+  /** The broadcast send record's shard, for feedback (its profile is the log's). */
+  sendShard?: number;
 }
 
 export interface MessageLog {
   put(ref: ProfileRef, entry: MessageLogEntry): Promise<void>;
   /** Finds a message by id (GSI1), with its profile. */
   find(messageId: string): Promise<{ ref: ProfileRef; entry: MessageLogEntry } | undefined>;
-  update(ref: ProfileRef, messageId: string, change: Partial<MessageLogEntry>): Promise<void>;
+  /** Updates the entry; with `onlyIfStatusIn`, only while its status is one of those (statuses only move forward). */
+  update(ref: ProfileRef, messageId: string, change: Partial<MessageLogEntry>, onlyIfStatusIn?: Array<MessageLogEntry['status']>): Promise<void>;
 }
 
 export interface SuppressionList {

@@ -219,6 +219,11 @@ export function generateProfiles(random: Random, count: number, nowMs: number): 
     if (chance(random, 0.8)) traits.newsletter = chance(random, 0.5);
     if (chance(random, 0.9)) traits.address = { city: pick(random, CITIES), zip: String(int(random, 1000, 99999)) };
     if (chance(random, 0.6)) traits.company = { name: `Company ${int(random, 1, 500)}`, size: int(random, 1, 5000), industry: pick(random, INDUSTRIES) };
+    // A few values of the wrong type or null, as real data has: the semantics must hold there too.
+    if (chance(random, 0.03)) traits.visits = String(traits.visits);
+    if (chance(random, 0.03)) traits.tags = (traits.tags as string[]).join(',');
+    if (chance(random, 0.02)) traits.age = null;
+    if (chance(random, 0.02)) traits.company = null;
 
     const events = new Map<string, EvaluationEvent[]>();
     const n = Math.floor(random() * random() * 41);

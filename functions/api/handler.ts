@@ -1,7 +1,8 @@
-import { header, json, httpHandler, parseJsonBody, requireApiKey } from '../lib/http';
+import { json, httpHandler, publicBaseUrl, parseJsonBody, requireApiKey } from '../lib/http';
 import { getServices } from '../lib/wiring';
 import { buildOpenApiDocument } from './openapi';
 import { audienceRoutes } from './audiences';
+import { messagingRoutes } from './messaging';
 import { profileRoutes } from './profiles';
 import { Router, route, validate, type Method, type Route } from './router';
 
@@ -26,11 +27,11 @@ const systemRoutes: Route[] = [
     summary: 'This API described as OpenAPI 3.1',
     auth: 'apiKey',
     responses: { 200: { description: 'The OpenAPI document' } },
-    handle: ({ event }) => Promise.resolve(json(200, openApi(`${header(event, 'x-forwarded-proto') ?? 'https'}://${event.requestContext.domainName}`))),
+    handle: ({ event }) => Promise.resolve(json(200, openApi(publicBaseUrl(event)))),
   }),
 ];
 
-export const routes: Route[] = [...systemRoutes, ...profileRoutes, ...audienceRoutes];
+export const routes: Route[] = [...systemRoutes, ...profileRoutes, ...audienceRoutes, ...messagingRoutes];
 const router = new Router(routes, INGESTION_PATHS);
 
 let openApiDocument: Record<string, unknown> | undefined;

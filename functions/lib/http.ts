@@ -33,6 +33,15 @@ export function parseJsonBody(event: HttpEvent): unknown {
   }
 }
 
+/** The base URL the caller used (API Gateway's domain, or the local server), for links and OpenAPI. */
+export function publicBaseUrl(event: HttpEvent): string {
+  return `${header(event, 'x-forwarded-proto') ?? 'https'}://${event.requestContext.domainName}`;
+}
+
+export function html(statusCode: number, body: string): HttpResult {
+  return { statusCode, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }, body };
+}
+
 export function header(event: HttpEvent, name: string): string | undefined {
   const wanted = name.toLowerCase();
   for (const [key, value] of Object.entries(event.headers ?? {})) {

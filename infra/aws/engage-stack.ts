@@ -2,8 +2,10 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import { Audiences } from './constructs/audiences';
+import { Broadcasts } from './constructs/broadcasts';
 import { DataTable } from './constructs/data-table';
 import { Ingestion } from './constructs/ingestion';
+import { Messaging } from './constructs/messaging';
 import { Monitoring } from './constructs/monitoring';
 import { StreamProcessing } from './constructs/stream-processing';
 import { type EngageSettings, readEngageSettings } from './settings';
@@ -24,6 +26,8 @@ export class EngageStack extends Stack {
   /** The deployment's event bus (SPEC.md section 4), shared by every feature that publishes. */
   readonly eventBus: events.EventBus;
   readonly audiences: Audiences;
+  readonly messaging: Messaging;
+  readonly broadcasts: Broadcasts;
 
   constructor(scope: Construct, id: string, props: EngageStackProps = {}) {
     super(scope, id, {
@@ -58,9 +62,31 @@ export class EngageStack extends Stack {
       apiFunction: this.ingestion.apiFunction,
     });
 
+    this.messaging = new Messaging(this, 'Messaging', {
+      table: this.data,
+      senderEmail: this.settings.senderEmail,
+      smsOriginationIdentity: this.settings.smsOriginationIdentity,
+      accountSendRatePerSecond: this.settings.accountSendRatePerSecond,
+      senderMaxConcurrency: this.settings.senderMaxConcurrency,
+      sesConfigurationSetName: this.settings.sesConfigurationSetName,
+      // The sender signs unsubscribe links to this API.
+      publicApiUrl: this.ingestion.url,
+    });
+    // The API links to itself in test sends and render previews. No dependency cycle: the
+    // `$default` stage URL is built from the Api resource's id alone, which references neither
+    // the function nor its integration (a test checks the template is acyclic).
+    this.ingestion.apiFunction.addEnvironment('PUBLIC_API_URL', this.ingestion.url);
+    this.broadcasts = new Broadcasts(this, 'Broadcasts', {
+      table: this.data,
+      messaging: this.messaging,
+      apiFunction: this.ingestion.apiFunction,
+    });
+
     this.ingestion.monitor(this.monitoring);
     this.streamProcessing.monitor(this.monitoring);
     this.audiences.monitor(this.monitoring);
+    this.messaging.monitor(this.monitoring);
+    this.broadcasts.monitor(this.monitoring);
 
     new CfnOutput(this, 'ApiUrl', {
       description: 'Base URL of the ingestion and management API',
@@ -77,6 +103,14 @@ export class EngageStack extends Stack {
     new CfnOutput(this, 'EventBusName', {
       description: 'EventBridge bus that receives Engage events (attach your own rules to it)',
       value: this.eventBus.eventBusName,
+    });
+    new CfnOutput(this, 'UnsubscribeKeySecretName', {
+      description: 'Secrets Manager secret holding the HMAC key of the unsubscribe links',
+      value: this.messaging.unsubscribeKeySecret.secretName,
+    });
+    new CfnOutput(this, 'SesConfigurationSetName', {
+      description: 'SES configuration set every Engage email is sent through (events go to the default EventBridge bus)',
+      value: this.messaging.configurationSet.configurationSetName,
     });
     new CfnOutput(this, 'DashboardUrl', {
       description: 'CloudWatch dashboard',

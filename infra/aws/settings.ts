@@ -1,3 +1,4 @@
+import { Stack } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 
 /**
@@ -18,6 +19,15 @@ export interface EngageSettings {
   readonly apiThrottleBurstLimit: number;
   /** Name of the deployment's EventBridge bus (SPEC.md section 4); `engage` when not set. */
   readonly eventBusName: string;
+  /**
+   * Messages per second every sender together may hand to SES and SMS (`ACCOUNT_SEND_RATE`):
+   * the account's SES maximum send rate (14 is the rate of a new production account).
+   */
+  readonly accountSendRatePerSecond: number;
+  /** At most this many sender functions run at once (the send queue's maximum concurrency). */
+  readonly senderMaxConcurrency: number;
+  /** Name of the SES configuration set the stack creates; `<stack name>-engage` when not set. */
+  readonly sesConfigurationSetName: string;
 }
 
 /** Context keys, as they are spelled in `cdk.json`. */
@@ -28,10 +38,23 @@ export const CONTEXT_KEYS = {
   apiThrottleRateLimit: 'engage:apiThrottleRateLimit',
   apiThrottleBurstLimit: 'engage:apiThrottleBurstLimit',
   eventBusName: 'engage:eventBusName',
+  accountSendRatePerSecond: 'engage:accountSendRatePerSecond',
+  senderMaxConcurrency: 'engage:senderMaxConcurrency',
+  sesConfigurationSetName: 'engage:sesConfigurationSetName',
 } as const;
 
 /** The bus name used when `engage:eventBusName` is not set. */
 export const DEFAULT_EVENT_BUS_NAME = 'engage';
+
+/** `ACCOUNT_SEND_RATE` when `engage:accountSendRatePerSecond` is not set (a new SES production account). */
+export const DEFAULT_ACCOUNT_SEND_RATE_PER_SECOND = 14;
+/** Sender concurrency when `engage:senderMaxConcurrency` is not set. */
+export const DEFAULT_SENDER_MAX_CONCURRENCY = 10;
+
+/** The SES configuration set name used when `engage:sesConfigurationSetName` is not set. */
+export function defaultSesConfigurationSetName(stackName: string): string {
+  return `${stackName.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 57)}-engage`;
+}
 
 /** Thrown at synth time when a context value is missing or malformed. */
 export class InvalidContextError extends Error {
@@ -56,9 +79,21 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 // A custom EventBridge bus name: 1 to 256 of these characters ("/" is for partner buses only).
 const EVENT_BUS_NAME = /^[A-Za-z0-9._-]{1,256}$/;
+// An SES configuration set name: 1 to 64 letters, digits, "_" or "-".
+const SES_CONFIGURATION_SET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+// SMS origination identities IAM can name: an End User Messaging ARN (phone number, pool or
+// sender ID), a phone number id or a pool id. A +E.164 number or a bare sender ID cannot be
+// turned into an ARN at synth time (the ARN holds the number's id, or the sender ID's country).
+const SMS_IDENTITY_ARN = /^arn:aws[a-z-]*:sms-voice:[a-z0-9-]+:\d{12}:(phone-number|pool|sender-id)\/[A-Za-z0-9_/-]+$/;
+const SMS_IDENTITY_ID = /^(phone|pool)-[A-Za-z0-9]{12,}$/;
 
-function readNumber(scope: Construct, key: string, opts: { integer: boolean; min: number; max: number }): number {
-  const raw: unknown = scope.node.tryGetContext(key);
+function readNumber(
+  scope: Construct,
+  key: string,
+  opts: { integer: boolean; min: number; max: number; default?: number },
+): number {
+  const context: unknown = scope.node.tryGetContext(key);
+  const raw: unknown = context === undefined ? opts.default : context;
   const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
   const expected = `${opts.integer ? 'an integer' : 'a number'} from ${opts.min} to ${opts.max}`;
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new InvalidContextError(key, raw, expected);
@@ -113,13 +148,49 @@ export function readEngageSettings(scope: Construct): EngageSettings {
       'an EventBridge bus name: 1 to 256 letters, digits, ".", "_" or "-", neither "default" nor starting with "aws."',
     );
   }
+  const smsOriginationIdentity = readString(scope, CONTEXT_KEYS.smsOriginationIdentity, { allowEmpty: true });
+  if (smsOriginationIdentity !== '' && !SMS_IDENTITY_ARN.test(smsOriginationIdentity) && !SMS_IDENTITY_ID.test(smsOriginationIdentity)) {
+    throw new InvalidContextError(
+      CONTEXT_KEYS.smsOriginationIdentity,
+      smsOriginationIdentity,
+      'an empty string (no SMS), a phone number id (phone-...), a pool id (pool-...) or the ARN of a phone number, pool or sender ID (IAM cannot be scoped to a +E.164 number or a bare sender ID)',
+    );
+  }
+  // The context key may be missing or empty: both mean the default name.
+  const sesConfigurationSetContext: unknown = scope.node.tryGetContext(CONTEXT_KEYS.sesConfigurationSetName);
+  const sesConfigurationSetName =
+    sesConfigurationSetContext === undefined || sesConfigurationSetContext === ''
+      ? defaultSesConfigurationSetName(Stack.of(scope).stackName)
+      : readString(scope, CONTEXT_KEYS.sesConfigurationSetName, { allowEmpty: false });
+  if (!SES_CONFIGURATION_SET_NAME.test(sesConfigurationSetName)) {
+    throw new InvalidContextError(
+      CONTEXT_KEYS.sesConfigurationSetName,
+      sesConfigurationSetName,
+      'an SES configuration set name: 1 to 64 letters, digits, "_" or "-" (or empty for <stack name>-engage)',
+    );
+  }
   return {
     senderEmail,
-    smsOriginationIdentity: readString(scope, CONTEXT_KEYS.smsOriginationIdentity, { allowEmpty: true }),
+    smsOriginationIdentity,
     // DynamoDB TTL needs at least a day; 10 years is far beyond any sensible event retention.
     eventRetentionDays: readNumber(scope, CONTEXT_KEYS.eventRetentionDays, { integer: true, min: 1, max: 3650 }),
     apiThrottleRateLimit,
     apiThrottleBurstLimit,
     eventBusName,
+    // `ACCOUNT_SEND_RATE` is a positive integer in shared/config.ts.
+    accountSendRatePerSecond: readNumber(scope, CONTEXT_KEYS.accountSendRatePerSecond, {
+      integer: true,
+      min: 1,
+      max: 100_000,
+      default: DEFAULT_ACCOUNT_SEND_RATE_PER_SECOND,
+    }),
+    // Lambda's SQS maximum concurrency is 2 to 1000.
+    senderMaxConcurrency: readNumber(scope, CONTEXT_KEYS.senderMaxConcurrency, {
+      integer: true,
+      min: 2,
+      max: 1000,
+      default: DEFAULT_SENDER_MAX_CONCURRENCY,
+    }),
+    sesConfigurationSetName,
   };
 }

@@ -9,15 +9,28 @@ import { buildServices, setServices, type Services } from '../../functions/lib/w
 import { handler as backfillHandler } from '../../functions/audience-backfill/handler';
 import { handler as recheckHandler } from '../../functions/audience-recheck/handler';
 import { handler as outboxHandler } from '../../functions/outbox/handler';
+import { handler as fanoutHandler } from '../../functions/broadcast-fanout/handler';
+import { handler as progressHandler } from '../../functions/broadcast-progress/handler';
+import { handler as startHandler } from '../../functions/broadcast-start/handler';
+import { handler as feedbackHandler } from '../../functions/messaging-feedback/handler';
+import { handler as senderHandler } from '../../functions/sender/handler';
+import { SesMailer } from '../../shared/aws/ses/mailer';
+import type { SenderSettings } from '../../shared/services/messaging/sender';
 import { handler as streamHandler } from '../../functions/stream/handler';
 import { QUEUE_NAMES } from '../../shared/aws/sqs/queue';
 import { StaticKeyProvider } from '../../shared/aws/secrets/key-provider';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../../shared/ports';
 import { createTable, startLocalDynamo, type LocalDynamo } from './dynamodb';
 import { LocalEventBus } from './event-bus';
 import { createLocalHttpServer, type HttpLambda } from './http-server';
-import { localEventsRoute } from './local-routes';
+import { localEventsRoute, localOutboxRoute } from './local-routes';
 import { LocalQueues } from './queue';
+import { LocalScheduler } from './scheduler';
+import { DynamoDbScheduleStore } from './schedule-store';
+import { startLocalSes, type LocalSes } from './ses';
+import { LocalSesEvents } from './ses-events';
+import { LocalSmsOutbox } from './sms-outbox';
 import { localLambdaContext } from './lambda-context';
 import type { LocalSettings } from './settings';
 
@@ -29,9 +42,13 @@ export interface LocalEngine {
   port: number;
   writeKey: string;
   apiKey: string;
+  unsubscribeKey: string;
   dynamo: LocalDynamo;
   queues: LocalQueues;
   bus: LocalEventBus;
+  ses: LocalSes;
+  smsOutbox: LocalSmsOutbox;
+  scheduler: LocalScheduler;
   services: Services;
   /** Runs the audience recheck now (it also runs every `recheckIntervalMs`). */
   recheck(): Promise<void>;
@@ -45,8 +62,10 @@ export interface StartOptions extends Partial<LocalSettings> {
   clock?: Clock;
   /** Virtual stream shards. */
   shardCount?: number;
-  /** How often timers are rechecked (AWS: every minute). Default 2000; 0 disables. */
+  /** How often timers are rechecked and broadcasts checked for completion (AWS: every minute). Default 2000; 0 disables. */
   recheckIntervalMs?: number;
+  /** Messaging overrides (tests): send rate, claim grace, From address. */
+  messaging?: Partial<SenderSettings>;
 }
 
 function generatedKey(prefix: string): string {
@@ -54,13 +73,15 @@ function generatedKey(prefix: string): string {
 }
 
 /** With a data folder, generated keys are kept there so that configured clients keep working. */
-function resolveKeys(options: StartOptions): { writeKey: string; apiKey: string } {
+function resolveKeys(options: StartOptions): { writeKey: string; apiKey: string; unsubscribeKey: string } {
   const file = options.dataDir ? join(options.dataDir, 'keys.json') : undefined;
-  let stored: { writeKey?: string; apiKey?: string } = {};
+  let stored: { writeKey?: string; apiKey?: string; unsubscribeKey?: string } = {};
   if (file && existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8')) as typeof stored;
   const keys = {
     writeKey: options.writeKey ?? stored.writeKey ?? generatedKey('wk'),
     apiKey: options.apiKey ?? stored.apiKey ?? generatedKey('ak'),
+    // Signs unsubscribe links: kept with the data so that links in sent mail keep working.
+    unsubscribeKey: stored.unsubscribeKey ?? randomBytes(32).toString('base64url'),
   };
   if (file) writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
   return keys;
@@ -99,16 +120,44 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
   const queues = new LocalQueues();
   const bus = new LocalEventBus();
   const keyProvider = new StaticKeyProvider(keys);
+  const smsOutbox = new LocalSmsOutbox();
+  let ses: LocalSes;
+  try {
+    ses = await startLocalSes({ port: options.sesPort ?? 8005, host });
+  } catch (error) {
+    await dynamo.close();
+    throw error;
+  }
   const server = createLocalHttpServer({
     routes: [
       ...INGESTION_PATHS.map((path) => ({ method: 'POST', path, handler: ingestHandler as HttpLambda })),
       localEventsRoute(bus, keyProvider),
+      localOutboxRoute(smsOutbox, ses, keyProvider),
     ],
     defaultHandler: apiHandler as HttpLambda,
   });
   let recheckTimer: NodeJS.Timeout | undefined;
+  const scheduler = new LocalScheduler({
+    onFire: async (_name, payload) => {
+      await startHandler(payload);
+    },
+    store: new DynamoDbScheduleStore(DynamoDBDocumentClient.from(dynamo.client), LOCAL_TABLE_NAME),
+    clock: options.clock,
+  });
+  // The public URL is known once the server listens; links are built after that.
+  const messaging: SenderSettings = {
+    fromEmail: 'Engage (local) <engage@localhost.localdomain>',
+    publicApiUrl: '',
+    accountSendRatePerSecond: 200,
+    claimGraceMs: 60_000,
+    ...options.messaging,
+  };
   try {
     const services = buildServices({
+      mailer: new LocalSesEvents(new SesMailer(ses.client, { configurationSetName: 'engage-local' }), queues),
+      sms: smsOutbox,
+      scheduler,
+      messaging,
       dynamodb: dynamo.client,
       tableName: LOCAL_TABLE_NAME,
       eventRetentionDays: options.eventRetentionDays ?? 400,
@@ -130,10 +179,30 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
       maxReceiveCount: 5,
       concurrency: 2,
     });
+    queues.registerConsumer('fanout', (event) => fanoutHandler(event, localLambdaContext('broadcast-fanout', 120_000)), {
+      batchSize: 5,
+      visibilityTimeoutMs: 30_000,
+      maxReceiveCount: 5,
+      concurrency: 2,
+    });
+    // Short visibility: a held claim is looked at again soon (AWS: the queue's timeout).
+    queues.registerConsumer('send', (event) => senderHandler(event, localLambdaContext('sender', 60_000)), {
+      batchSize: 10,
+      visibilityTimeoutMs: 2_000,
+      maxReceiveCount: 10,
+      concurrency: 4,
+    });
+    queues.registerConsumer('feedback', (event) => feedbackHandler(event, localLambdaContext('messaging-feedback', 30_000)), {
+      batchSize: 10,
+      visibilityTimeoutMs: 2_000,
+      maxReceiveCount: 10,
+      concurrency: 2,
+    });
+    await scheduler.start();
 
     let rechecking: Promise<void> | undefined;
     const recheck = (): Promise<void> => {
-      rechecking ??= recheckHandler()
+      rechecking ??= Promise.all([recheckHandler(), progressHandler()])
         .then(() => undefined)
         .catch((error: unknown) => console.error(`audience recheck failed: ${error instanceof Error ? error.name : 'unknown'}`))
         .finally(() => {
@@ -160,6 +229,7 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
 
     const port = await listen(server, host, options.port ?? 3000);
     const url = `http://${host}:${port}`;
+    messaging.publicApiUrl = url;
     return {
       url,
       port,
@@ -167,6 +237,9 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
       dynamo,
       queues,
       bus,
+      ses,
+      smsOutbox,
+      scheduler,
       services,
       recheck,
       settle,
@@ -177,8 +250,10 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
           server.closeAllConnections();
         });
         await rechecking;
+        await scheduler.close();
         await queues.close();
         await bus.close();
+        await ses.close();
         await dynamo.close();
         setServices(undefined);
       },
@@ -186,8 +261,10 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
   } catch (error) {
     if (recheckTimer) clearInterval(recheckTimer);
     server.close();
+    await scheduler.close();
     await queues.close();
     await bus.close();
+    await ses.close();
     await dynamo.close();
     throw error;
   }

@@ -191,6 +191,17 @@ export class LocalScheduler implements Scheduler {
     return this.failures.map((f) => ({ ...f, at: new Date(f.at.getTime()), payload: clone(f.payload) }));
   }
 
+  /**
+   * Reads the clock again: fires what is due now and re-arms the timer. The timer follows real
+   * time; call this after moving a manual clock forward (tests).
+   */
+  check(): void {
+    if (this.closed) return;
+    this.clearTimer();
+    this.fireDue();
+    this.arm();
+  }
+
   /** Resolves when no schedule is firing (schedules not yet due are not waited for). */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.all([...this.running]);

@@ -14,7 +14,7 @@
  * - Its errors are 400/404 bodies without an error type, which the SDK surfaces as untyped errors.
  * - Its mailbox is one per process (a module-level store): only one local SES runs at a time here.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import startSesServer from 'aws-ses-v2-local';
@@ -80,12 +80,12 @@ export async function startLocalSes(options: StartLocalSesOptions): Promise<Loca
   const host = options.host ?? '127.0.0.1';
   const region = options.region ?? 'us-east-1';
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65_535) throw new RangeError(`invalid SES port ${options.port}`);
+  // Probe first: aws-ses-v2-local resolves even when listen fails (Express passes the error to its callback).
+  if (options.port !== 0) await assertPortFree(host, options.port);
   if (running) throw new Error('a local SES is already running in this process (aws-ses-v2-local keeps one mailbox per process)');
   running = true;
   let server: Server;
   try {
-    // Probe first: aws-ses-v2-local resolves even when listen fails (Express passes the error to its callback).
-    if (options.port !== 0) await assertPortFree(host, options.port);
     server = await startSesServer({ host, port: options.port });
     if (!server.listening) {
       server.close();
@@ -114,17 +114,16 @@ export async function startLocalSes(options: StartLocalSesOptions): Promise<Loca
   );
 
   const store = async (): Promise<StoredMail[]> => {
-    const response = await fetch(`${endpoint}/store`);
-    if (!response.ok) throw new Error(`local SES: GET /store answered ${response.status}`);
-    const body: unknown = await response.json();
+    const response = await request(host, port, 'GET', '/store');
+    if (response.status !== 200) throw new Error(`local SES: GET /store answered ${response.status}`);
+    const body: unknown = JSON.parse(response.body);
     const emails = typeof body === 'object' && body !== null && 'emails' in body && Array.isArray(body.emails) ? (body.emails as unknown[]) : [];
     return emails.map((raw) => toStoredMail(raw, recorded));
   };
 
   const clear = async (): Promise<void> => {
-    const response = await fetch(`${endpoint}/clear-store`, { method: 'POST' });
-    if (!response.ok) throw new Error(`local SES: POST /clear-store answered ${response.status}`);
-    await response.arrayBuffer();
+    const response = await request(host, port, 'POST', '/clear-store');
+    if (response.status !== 200) throw new Error(`local SES: POST /clear-store answered ${response.status}`);
     recorded.clear();
   };
 
@@ -202,6 +201,20 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function stringArray(value: unknown): string[] {
   return Array.isArray(value) ? (value as unknown[]).filter((v): v is string => typeof v === 'string') : [];
+}
+
+/** One request without keep-alive: no pooled socket outlives close(), or reaches a later server on the same port. */
+function request(host: string, port: number, method: 'GET' | 'POST', path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host, port, method, path, agent: false, headers: { connection: 'close' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 function portInUse(port: number): Error {

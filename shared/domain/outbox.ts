@@ -42,5 +42,54 @@ export function busEventsFor(change: OutboxChange): BusEvent[] {
       ];
     }
   }
+  if (isProfilePartition && sk.startsWith('MSG#')) return messageEvents(change);
+  if (pk.startsWith('BROADCAST#') && sk === 'BROADCAST') return broadcastEvents(change);
   return [];
+}
+
+const MESSAGE_STATUS_EVENTS: Record<string, string> = {
+  sent: 'Message Sent',
+  delivered: 'Message Delivered',
+  bounced: 'Message Bounced',
+  complained: 'Message Complained',
+};
+
+/** Message log entries: each status reached, and the first open and click, is one event. */
+function messageEvents(change: OutboxChange): BusEvent[] {
+  const before = change.oldImage ?? {};
+  const after = change.newImage;
+  if (!after) return [];
+  const detail = {
+    messageId: after.id,
+    ...identityOfPartition(change.keys.pk),
+    channel: after.channel,
+    templateId: after.templateId,
+    ...(after.broadcastId !== undefined ? { broadcastId: after.broadcastId } : {}),
+    ...(after.journeyId !== undefined ? { journeyId: after.journeyId } : {}),
+  };
+  const events: BusEvent[] = [];
+  const status = typeof after.status === 'string' ? after.status : undefined;
+  const type = status !== undefined && status !== before.status ? MESSAGE_STATUS_EVENTS[status] : undefined;
+  if (type) events.push({ detailType: type, detail: { ...detail, status, timestamp: change.changedAt }, time: change.changedAt });
+  if (after.openedAt !== undefined && before.openedAt === undefined) events.push({ detailType: 'Message Opened', detail: { ...detail, timestamp: after.openedAt }, time: change.changedAt });
+  if (after.clickedAt !== undefined && before.clickedAt === undefined) events.push({ detailType: 'Message Clicked', detail: { ...detail, timestamp: after.clickedAt }, time: change.changedAt });
+  return events;
+}
+
+function broadcastEvents(change: OutboxChange): BusEvent[] {
+  const after = change.newImage;
+  const previous = change.oldImage?.status;
+  if (!after || after.status === previous) return [];
+  return [
+    {
+      detailType: 'Broadcast Status Changed',
+      detail: { broadcastId: after.id, status: after.status, ...(previous !== undefined ? { previousStatus: previous } : {}), timestamp: change.changedAt },
+      time: change.changedAt,
+    },
+  ];
+}
+
+function identityOfPartition(pk: string): Record<string, unknown> {
+  if (pk.startsWith('USER#')) return { userId: pk.slice(5) };
+  return { userId: null, anonymousId: pk.slice(5) };
 }

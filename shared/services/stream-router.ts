@@ -8,8 +8,10 @@ import {
   PROFILE_SK,
   parseAudienceShardPk,
   parseProfilePk,
+  parseSendPk,
 } from '../aws/dynamodb/keys';
-import type { AudienceStore, Clock, MembershipStore, ProfileStore, Queue } from '../ports';
+import { countDelta, type SendRecord } from '../domain/broadcast/broadcast';
+import type { AudienceStore, Clock, MembershipStore, ProfileStore, Queue, SendStore } from '../ports';
 import { deepEqual } from '../domain/profile/profile';
 import { onAudienceDefinitionChange } from './audiences/backfill';
 import type { AudienceCatalog } from './audiences/catalog';
@@ -30,6 +32,7 @@ export interface RouterDeps {
   profiles: ProfileStore;
   memberships: MembershipStore;
   audiences: AudienceStore;
+  sends: SendStore;
   catalog: AudienceCatalog;
   queue: Queue;
   clock: Clock;
@@ -45,6 +48,10 @@ export type RouteResult =
   | { kind: 'projected' }
   | { kind: 'audience-definition' };
 
+function sendRecordOf(image: Record<string, unknown> | undefined): SendRecord | undefined {
+  return image && typeof image.status === 'string' ? (image as unknown as SendRecord) : undefined;
+}
+
 /** Top-level trait keys whose values differ between two trait maps. */
 function changedRoots(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
@@ -57,6 +64,7 @@ function changedRoots(before: Record<string, unknown>, after: Record<string, unk
  * - profile → merge / erasure, and the audiences its changed traits can affect;
  * - event → the audiences that count that event name;
  * - membership → the audience's member shard; member shard → the shard's counter;
+ * - broadcast send record → its partition's counts;
  * - audience definition → cache invalidation, backfill or purge.
  */
 export async function routeChange(deps: RouterDeps, change: TableChange): Promise<RouteResult> {
@@ -86,6 +94,13 @@ export async function routeChange(deps: RouterDeps, change: TableChange): Promis
   if (shard && sk !== COUNTER_SK) {
     if (change.eventName === 'MODIFY') return { kind: 'ignored' };
     await deps.audiences.applyCount(shard.audienceId, shard.shard, change.eventName === 'INSERT' ? 1 : -1, change.sequenceNumber);
+    return { kind: 'projected' };
+  }
+
+  const send = parseSendPk(pk);
+  if (send && sk !== COUNTER_SK) {
+    const delta = countDelta(sendRecordOf(change.oldImage), sendRecordOf(change.newImage));
+    await deps.sends.applyCounts(send.broadcastId, send.shard, delta, change.sequenceNumber);
     return { kind: 'projected' };
   }
 

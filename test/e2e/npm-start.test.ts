@@ -50,11 +50,11 @@ async function stop(started: Started): Promise<number | null> {
 }
 
 let dataDir: string;
-let ports: { ENGAGE_PORT: string; ENGAGE_DYNAMODB_PORT: string };
+let ports: { ENGAGE_PORT: string; ENGAGE_DYNAMODB_PORT: string; ENGAGE_SES_PORT: string };
 
 beforeEach(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'engage-start-'));
-  ports = { ENGAGE_PORT: String(await freePort()), ENGAGE_DYNAMODB_PORT: String(await freePort()) };
+  ports = { ENGAGE_PORT: String(await freePort()), ENGAGE_DYNAMODB_PORT: String(await freePort()), ENGAGE_SES_PORT: String(await freePort()) };
 });
 
 afterEach(() => {

@@ -15,7 +15,7 @@ export interface TestEngine extends LocalEngine {
 }
 
 export async function startTestEngine(options: StartOptions = {}): Promise<TestEngine> {
-  const engine = await startLocalEngine({ port: 0, dynamodbPort: 0, writeKey: WRITE_KEY, apiKey: API_KEY, ...options });
+  const engine = await startLocalEngine({ port: 0, dynamodbPort: 0, sesPort: 0, writeKey: WRITE_KEY, apiKey: API_KEY, ...options });
   const call = async (method: string, path: string, headers: Record<string, string>, body?: unknown) => {
     const response = await fetch(`${engine.url}${path}`, {
       method,

@@ -102,15 +102,16 @@ describe('Audiences', () => {
       expect(queue?.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
     });
 
-    it('is invoked only for membership items (sort key beginning with AUD#)', () => {
+    it('is invoked only for memberships, message log entries (AUD#, MSG#) and broadcast items', () => {
       const [mapping] = resourcesOf(template, 'AWS::Lambda::EventSourceMapping', {
         Properties: { FunctionName: { Ref: Match.stringLikeRegexp(`^${OUTBOX}`) } },
       });
       const filters: Array<{ Pattern: string }> = mapping?.Properties.FilterCriteria.Filters;
-      expect(filters).toHaveLength(1);
-      expect(JSON.parse(filters[0]?.Pattern ?? 'null')).toEqual({
-        dynamodb: { Keys: { sk: { S: [{ prefix: 'AUD#' }] } } },
-      });
+      // Lambda ORs the filters of a mapping.
+      expect(filters.map((f) => JSON.parse(f.Pattern))).toEqual([
+        { dynamodb: { Keys: { sk: { S: [{ prefix: 'AUD#' }, { prefix: 'MSG#' }] } } } },
+        { dynamodb: { Keys: { pk: { S: [{ prefix: 'BROADCAST#' }] }, sk: { S: ['BROADCAST'] } } } },
+      ]);
     });
 
     it('lets memberships through and keeps timers, profiles and events out', () => {
@@ -226,8 +227,9 @@ describe('Audiences', () => {
 
   describe('the recheck', () => {
     it('runs every minute on EventBridge Scheduler, without flexible window, with retries and a dead-letter queue', () => {
-      template.resourceCountIs('AWS::Scheduler::Schedule', 1);
       const recheckId = logicalIdOf(template, 'AWS::Lambda::Function', RECHECK);
+      // One schedule per recurring job: the recheck and the broadcast progress check.
+      expect(resourcesOf(template, 'AWS::Scheduler::Schedule').filter((s) => JSON.stringify(s).includes(`"${recheckId}"`))).toHaveLength(1);
       template.hasResourceProperties('AWS::Scheduler::Schedule', {
         ScheduleExpression: 'rate(1 minute)',
         FlexibleTimeWindow: { Mode: 'OFF' },

@@ -50,7 +50,38 @@ export const DEFAULT_AUDIENCE_SETTINGS: AudienceSettings = {
 export const OUTBOX_SORT_KEY_PREFIXES = [
   // Audience memberships under the profile: `Audience Entered` / `Audience Exited`.
   'AUD#',
+  // Message log entries under the profile: `Message Sent|Delivered|Bounced|Complained|Opened|Clicked`.
+  'MSG#',
 ] as const;
+
+/**
+ * Items the outbox publishes that are recognised by a partition-key prefix and an exact sort
+ * key (one more event filter each; Lambda ORs the filters of a mapping, five at most by default).
+ */
+export const OUTBOX_ENTITY_KEYS = [
+  // The broadcast item (`BROADCAST#<id>` / `BROADCAST`): `Broadcast Status Changed`. Its
+  // fan-out pages and counters share the partition under other sort keys and stay out.
+  { partitionKeyPrefix: 'BROADCAST#', sortKey: 'BROADCAST' },
+] as const;
+
+/** The event filters of the outbox mapping: every item type of the two lists above. */
+export function outboxFilters(): Array<Record<string, unknown>> {
+  return [
+    lambda.FilterCriteria.filter({
+      dynamodb: { Keys: { sk: { S: OUTBOX_SORT_KEY_PREFIXES.flatMap((prefix) => lambda.FilterRule.beginsWith(prefix)) } } },
+    }),
+    ...OUTBOX_ENTITY_KEYS.map(({ partitionKeyPrefix, sortKey }) =>
+      lambda.FilterCriteria.filter({
+        dynamodb: {
+          Keys: {
+            pk: { S: lambda.FilterRule.beginsWith(partitionKeyPrefix) },
+            sk: { S: lambda.FilterRule.isEqual(sortKey) },
+          },
+        },
+      }),
+    ),
+  ];
+}
 
 /** Event source mapping settings of the outbox on the table stream (exported for tests and docs). */
 export const OUTBOX_CONSUMER_SETTINGS = {
@@ -131,7 +162,7 @@ export function validateAudienceSettings(settings: AudienceSettings): AudienceSe
 }
 
 /** The one event source mapping of `fn` (to acknowledge a finding on it). */
-function onlyEventSourceMapping(fn: EngageFunction): lambda.EventSourceMapping {
+export function onlyEventSourceMapping(fn: EngageFunction): lambda.EventSourceMapping {
   const mappings = fn.function.node.children.filter((c): c is lambda.EventSourceMapping => c instanceof lambda.EventSourceMapping);
   const [mapping] = mappings;
   if (mappings.length !== 1 || !mapping) throw new Error(`${fn.node.path}: expected one event source mapping, found ${mappings.length}.`);
@@ -143,7 +174,7 @@ function onlyEventSourceMapping(fn: EngageFunction): lambda.EventSourceMapping {
  * `LambdaInvoke` grants through `grantInvoke`, which also allows `<function ARN>:*` (every
  * version and alias); a schedule invokes the unqualified ARN only.
  */
-class InvokeUnqualifiedFunction extends LambdaInvoke {
+export class InvokeUnqualifiedFunction extends LambdaInvoke {
   constructor(
     private readonly target: lambda.IFunction,
     props: ScheduleTargetBaseProps,
@@ -163,8 +194,9 @@ class InvokeUnqualifiedFunction extends LambdaInvoke {
  * the table stream's router, {@link AudiencesProps.router}):
  *
  * - the **outbox**: the table stream's second (and last) reader. It receives only the records
- *   of {@link OUTBOX_SORT_KEY_PREFIXES} (event filtering) and publishes `Audience Entered` /
- *   `Audience Exited` to the bus, in order per shard, through a ledger that makes a replay
+ *   of {@link OUTBOX_SORT_KEY_PREFIXES} and {@link OUTBOX_ENTITY_KEYS} (event filtering) and
+ *   publishes `Audience Entered` / `Audience Exited` (and the `Message *` and `Broadcast Status
+ *   Changed` events of messaging) to the bus, in order per shard, through a ledger that makes a replay
  *   publish nothing (ARCHITECTURE.md "The stream is the outbox");
  * - the **backfill** queue and worker: a parallel scan of the table fanned out through SQS,
  *   one page per message, continuations sent back to the same queue;
@@ -238,11 +270,7 @@ export class Audiences extends Construct {
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
         onFailure: new SqsDlq(this.outboxOnFailureQueue),
-        filters: [
-          lambda.FilterCriteria.filter({
-            dynamodb: { Keys: { sk: { S: OUTBOX_SORT_KEY_PREFIXES.flatMap((prefix) => lambda.FilterRule.beginsWith(prefix)) } } },
-          }),
-        ],
+        filters: outboxFilters(),
       }),
     );
 

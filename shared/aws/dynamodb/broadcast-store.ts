@@ -1,9 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, PutCommand, UpdateCommand, type BatchGetCommandOutput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, PutCommand, QueryCommand, UpdateCommand, type BatchGetCommandOutput, type DynamoDBDocumentClient, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { COUNT_FIELDS, zeroCounts, type Broadcast, type Counts } from '../../domain/broadcast/broadcast';
 import type { BroadcastStore } from '../../ports';
 import { EntityTable } from './entity-table';
-import { AUDIENCE_SHARD_COUNT, BROADCAST_LIST_PK, BROADCAST_SK, COUNTER_SK, broadcastPk, fanoutDoneSk, sendPk } from './keys';
+import { AUDIENCE_SHARD_COUNT, BROADCAST_LIST_PK, BROADCAST_SK, COUNTER_SK, FANOUT_SK_PREFIX, broadcastPk, fanoutDoneSk, fanoutPageSk, sendPk } from './keys';
 
 export class DynamoBroadcastStore extends EntityTable<Broadcast> implements BroadcastStore {
   constructor(
@@ -14,40 +14,42 @@ export class DynamoBroadcastStore extends EntityTable<Broadcast> implements Broa
   }
 
   async counts(broadcast: Broadcast): Promise<Counts> {
-    const keys = broadcast.groups.flatMap((group) => Array.from({ length: AUDIENCE_SHARD_COUNT }, (_, shard) => ({ pk: sendPk(broadcast.id, group, shard), sk: COUNTER_SK })));
+    const keys = Array.from({ length: AUDIENCE_SHARD_COUNT }, (_, shard) => ({ pk: sendPk(broadcast.id, shard), sk: COUNTER_SK }));
     const total = zeroCounts();
-    // BatchGetItem reads at most 100 keys; unprocessed keys are read again.
-    for (let i = 0; i < keys.length; i += 100) {
-      let pending: Record<string, unknown>[] | undefined = keys.slice(i, i + 100);
-      for (let attempt = 0; pending && pending.length > 0 && attempt < 8; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-        const out: BatchGetCommandOutput = await this.documents.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
-        for (const item of out.Responses?.[this.table] ?? []) {
-          for (const field of COUNT_FIELDS) total[field] += typeof item[field] === 'number' ? item[field] : 0;
-        }
-        pending = out.UnprocessedKeys?.[this.table]?.Keys;
+    let pending: Record<string, unknown>[] | undefined = keys;
+    for (let attempt = 0; pending && pending.length > 0 && attempt < 8; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+      const out: BatchGetCommandOutput = await this.documents.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
+      for (const item of out.Responses?.[this.table] ?? []) {
+        for (const field of COUNT_FIELDS) total[field] += typeof item[field] === 'number' ? item[field] : 0;
       }
+      pending = out.UnprocessedKeys?.[this.table]?.Keys;
     }
+    // Recipients: what the fan-out pages enqueued (one marker per page).
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out: QueryCommandOutput = await this.documents.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': broadcastPk(broadcast.id), ':prefix': FANOUT_SK_PREFIX },
+          ProjectionExpression: 'recipients',
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) total.recipients += typeof item.recipients === 'number' ? item.recipients : 0;
+      start = out.LastEvaluatedKey;
+    } while (start);
     return total;
   }
 
-  async markFanoutDone(id: string, group: string, shard: number): Promise<boolean> {
-    try {
-      await this.documents.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { pk: broadcastPk(id), sk: fanoutDoneSk(group, shard), itemType: 'fanoutShard' },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+  async recordFanoutPage(id: string, shard: number, page: number, recipients: number): Promise<boolean> {
+    return this.putOnce({ pk: broadcastPk(id), sk: fanoutPageSk(shard, page), itemType: 'fanoutPage', recipients });
   }
 
-  async completeFanout(id: string): Promise<void> {
+  async completeFanoutShard(id: string, shard: number): Promise<void> {
+    if (!(await this.putOnce({ pk: broadcastPk(id), sk: fanoutDoneSk(shard), itemType: 'fanoutShardDone' }))) return;
     try {
       await this.documents.send(
         new UpdateCommand({
@@ -67,5 +69,15 @@ export class DynamoBroadcastStore extends EntityTable<Broadcast> implements Broa
 
   async listSending(): Promise<Broadcast[]> {
     return (await this.listAll()).filter((b) => b.status === 'sending');
+  }
+
+  private async putOnce(item: Record<string, unknown>): Promise<boolean> {
+    try {
+      await this.documents.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 }

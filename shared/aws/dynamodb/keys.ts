@@ -145,24 +145,28 @@ export function broadcastPk(id: string): string {
   return `BROADCAST#${id}`;
 }
 
-export function fanoutDoneSk(group: string, shard: number): string {
-  return `FANOUT#${group}#${shard}`;
+/** A fan-out page of one audience shard: holds how many recipients it enqueued (`n`). */
+export function fanoutPageSk(shard: number, page: number): string {
+  return `FANOUT#${String(shard).padStart(3, '0')}#${String(page).padStart(6, '0')}`;
+}
+
+export const FANOUT_SK_PREFIX = 'FANOUT#';
+
+export function fanoutDoneSk(shard: number): string {
+  return `FANOUTDONE#${shard}`;
 }
 
 /**
- * A broadcast's recipients (send records) live in one partition per recipient group (`all`,
- * or a UTC offset for local-time sends) and audience shard: fan-out of shard n writes only
- * partition n, and each partition keeps its own counter (`#COUNT`).
+ * A broadcast's send records live in one partition per audience shard (fan-out of shard n
+ * writes only partition n); each partition keeps its own counter (`#COUNT`).
  */
-export function sendPk(broadcastId: string, group: string, shard: number): string {
-  return `SEND#${broadcastId}#${group}#${shard}`;
+export function sendPk(broadcastId: string, shard: number): string {
+  return `SEND#${broadcastId}#${shard}`;
 }
 
-export function parseSendPk(pk: string): { broadcastId: string; group: string; shard: number } | undefined {
-  const match = /^SEND#(.+)#([^#]+)#(\d+)$/.exec(pk);
-  return match?.[1] !== undefined && match[2] !== undefined && match[3] !== undefined
-    ? { broadcastId: match[1], group: match[2], shard: Number(match[3]) }
-    : undefined;
+export function parseSendPk(pk: string): { broadcastId: string; shard: number } | undefined {
+  const match = /^SEND#(.+)#(\d+)$/.exec(pk);
+  return match?.[1] !== undefined && match[2] !== undefined ? { broadcastId: match[1], shard: Number(match[2]) } : undefined;
 }
 
 export function messageSk(messageId: string): string {

@@ -34,7 +34,7 @@ export class DynamoMessageLog implements MessageLog {
     return { ref, entry: entry as unknown as MessageLogEntry };
   }
 
-  async update(ref: ProfileRef, messageId: string, change: Partial<MessageLogEntry>): Promise<void> {
+  async update(ref: ProfileRef, messageId: string, change: Partial<MessageLogEntry>, onlyIfStatusIn?: Array<MessageLogEntry['status']>): Promise<void> {
     const entries = Object.entries(change).filter(([, v]) => v !== undefined);
     if (entries.length === 0) return;
     const names: Record<string, string> = {};
@@ -44,13 +44,19 @@ export class DynamoMessageLog implements MessageLog {
       values[`:v${i}`] = value;
       return `#f${i} = :v${i}`;
     });
+    // Feedback for an erased profile must not re-create a fragment of it.
+    let condition = 'attribute_exists(pk)';
+    if (onlyIfStatusIn && onlyIfStatusIn.length > 0) {
+      names['#status'] = 'status';
+      onlyIfStatusIn.forEach((status, i) => (values[`:s${i}`] = status));
+      condition += ` AND #status IN (${onlyIfStatusIn.map((_, i) => `:s${i}`).join(', ')})`;
+    }
     await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: profilePk(ref), sk: messageSk(messageId) },
         UpdateExpression: `SET ${sets.join(', ')}`,
-        // Feedback for an erased profile must not re-create a fragment of it.
-        ConditionExpression: 'attribute_exists(pk)',
+        ConditionExpression: condition,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),

@@ -244,7 +244,7 @@ export class DynamoProfileStore implements ProfileStore {
         ExclusiveStartKey: decodeCursor(page.cursor),
       }),
     );
-    const items = (out.Items ?? []).map(({ pk: _pk, sk: _sk, itemType: _t, expiresAt: _e, ...rest }) => rest);
+    const items = (out.Items ?? []).map(({ pk: _pk, sk: _sk, itemType: _t, expiresAt: _e, gsi1pk: _g, gsi1sk: _gs, sendShard: _s, ...rest }) => rest);
     return { items, nextCursor: encodeCursor(out.LastEvaluatedKey) };
   }
 

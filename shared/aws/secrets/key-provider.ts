@@ -10,7 +10,7 @@ export class SecretsManagerKeyProvider implements KeyProvider {
 
   constructor(
     private readonly client: SecretsManagerClient,
-    private readonly secretIds: { writeKey?: string; apiKey?: string },
+    private readonly secretIds: { writeKey?: string; apiKey?: string; unsubscribeKey?: string },
   ) {}
 
   writeKey(): Promise<string> {
@@ -19,6 +19,10 @@ export class SecretsManagerKeyProvider implements KeyProvider {
 
   apiKey(): Promise<string> {
     return this.read(this.secretIds.apiKey, 'API_KEY_SECRET_ARN');
+  }
+
+  unsubscribeKey(): Promise<string> {
+    return this.read(this.secretIds.unsubscribeKey, 'UNSUBSCRIBE_KEY_SECRET_ARN');
   }
 
   private async read(secretId: string | undefined, setting: string): Promise<string> {
@@ -34,11 +38,14 @@ export class SecretsManagerKeyProvider implements KeyProvider {
 
 /** Fixed keys: the local runtime and tests. */
 export class StaticKeyProvider implements KeyProvider {
-  constructor(private readonly keys: { writeKey: string; apiKey: string }) {}
+  constructor(private readonly keys: { writeKey: string; apiKey: string; unsubscribeKey: string }) {}
   writeKey(): Promise<string> {
     return Promise.resolve(this.keys.writeKey);
   }
   apiKey(): Promise<string> {
     return Promise.resolve(this.keys.apiKey);
+  }
+  unsubscribeKey(): Promise<string> {
+    return Promise.resolve(this.keys.unsubscribeKey);
   }
 }

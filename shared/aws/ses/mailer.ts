@@ -123,13 +123,16 @@ export function mapSesError(error: unknown, fromAddress?: string): Error {
   return new PermanentSendError(`SES refused the message for this recipient (${safe.name})`, { cause: safe });
 }
 
-/** Whether the provider's own message names the sender's address or domain (an unverified sender). */
+/**
+ * Whether the provider's own message names the sender's address, or its domain as an identity of
+ * its own (not as the domain of some other address, such as a recipient's): an unverified sender.
+ */
 function mentionsSender(error: unknown, fromAddress: string): boolean {
   const text = providerText(error).toLowerCase();
   if (text === '') return false;
   const address = (/<([^>]*)>/.exec(fromAddress)?.[1] ?? fromAddress).trim().toLowerCase();
   const domain = address.slice(address.lastIndexOf('@') + 1);
-  return (address !== '' && text.includes(address)) || (domain !== '' && new RegExp(`(^|[^a-z0-9.-])${escapeRegExp(domain)}($|[^a-z0-9-])`).test(text));
+  return (address !== '' && text.includes(address)) || (domain !== '' && new RegExp(`(^|[^a-z0-9.@-])${escapeRegExp(domain)}($|[^a-z0-9-])`).test(text));
 }
 
 function providerText(error: unknown): string {

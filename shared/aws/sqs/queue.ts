@@ -7,7 +7,7 @@ import {
 import type { OutgoingMessage, Queue, QueueName } from '../../ports';
 
 /** Every logical queue, in a fixed order. */
-export const QUEUE_NAMES: readonly QueueName[] = ['backfill', 'send', 'fanout', 'entry'];
+export const QUEUE_NAMES: readonly QueueName[] = ['backfill', 'send', 'fanout', 'entry', 'feedback'];
 
 /** SendMessageBatch takes at most 10 entries. */
 export const SQS_MAX_BATCH_ENTRIES = 10;
@@ -56,7 +56,7 @@ export function queueUrlsFromEnv(env: Readonly<Record<string, string | undefined
     const value = env[queueUrlEnvVar(queue)]?.trim();
     return value === undefined || value === '' ? undefined : value;
   };
-  return { backfill: read('backfill'), send: read('send'), fanout: read('fanout'), entry: read('entry') };
+  return { backfill: read('backfill'), send: read('send'), fanout: read('fanout'), entry: read('entry'), feedback: read('feedback') };
 }
 
 /**

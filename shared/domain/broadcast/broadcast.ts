@@ -14,9 +14,7 @@ export interface Broadcast {
   localTime: boolean;
   rateLimitPerSecond?: number;
   status: BroadcastStatus;
-  /** Recipient groups: `all`, or one per UTC offset (`o60`, `o-300`) when sending by local time. */
-  groups: string[];
-  /** Fan-out shards (group × audience shard) still to snapshot. */
+  /** Audience shards still to snapshot. */
   fanoutRemaining: number;
   createdAt: string;
   updatedAt: string;
@@ -25,24 +23,25 @@ export interface Broadcast {
   version: number;
 }
 
-export type SendStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'skipped';
+/** A recipient without a record has not been handled yet. */
+export type SendStatus = 'sending' | 'sent' | 'failed' | 'skipped';
 export type SkipReason = 'unsubscribed' | 'suppressed' | 'noAddress';
 export type DeliveryStatus = 'delivered' | 'bounced' | 'complained';
 
-/** A recipient of a broadcast: one per member of the snapshot, claimed before the provider call. */
+/**
+ * What happened to one recipient of a broadcast. Created by the sender's claim (a conditional
+ * put) before the provider is called, so that a redelivered message never sends twice.
+ */
 export interface SendRecord {
   status: SendStatus;
   skipReason?: SkipReason;
   failReason?: string;
   messageId?: string;
   claimedAt?: string;
-  attempts?: number;
   sentAt?: string;
   delivery?: DeliveryStatus;
   opened?: boolean;
   clicked?: boolean;
-  /** When the message may go out (local-time broadcasts). */
-  notBefore?: string;
 }
 
 export const COUNT_FIELDS = [
@@ -65,10 +64,10 @@ export function zeroCounts(): Counts {
   return Object.fromEntries(COUNT_FIELDS.map((f) => [f, 0])) as Counts;
 }
 
+/** A record's share of its partition's counter. `recipients` comes from the fan-out instead. */
 function contributions(record: SendRecord | undefined): Counts {
   const counts = zeroCounts();
   if (!record) return counts;
-  counts.recipients = 1;
   if (record.status === 'sent') counts.sent = 1;
   if (record.status === 'failed') counts.failed = 1;
   if (record.status === 'skipped') {
@@ -115,26 +114,22 @@ export function isTerminal(record: SendRecord): boolean {
 /**
  * With `localTime`, the moment a recipient gets the broadcast: `sendAt`'s wall-clock time (as
  * written, in its own offset) in the recipient's time zone. Without a valid zone, `sendAt` itself.
- * Returns the group (`o<offset minutes>`) so that recipients of one offset go out together.
  */
-export function localSendTime(sendAt: string, timezone: unknown): { at: Date; group: string } {
+export function localSendTime(sendAt: string, timezone: unknown): Date {
   const given = DateTime.fromISO(sendAt, { setZone: true });
-  const zone = typeof timezone === 'string' && IANAZone.isValidZone(timezone) ? timezone : undefined;
-  const local = zone
-    ? DateTime.fromObject(
-        { year: given.year, month: given.month, day: given.day, hour: given.hour, minute: given.minute, second: given.second },
-        { zone },
-      )
-    : given;
-  return { at: local.toJSDate(), group: `o${local.offset}` };
+  if (typeof timezone !== 'string' || !IANAZone.isValidZone(timezone)) return given.toJSDate();
+  return DateTime.fromObject(
+    { year: given.year, month: given.month, day: given.day, hour: given.hour, minute: given.minute, second: given.second },
+    { zone: timezone },
+  ).toJSDate();
 }
 
-/** The earliest and latest moments local-time recipients can fall on (UTC+14 … UTC−12). */
-export function localTimeWindow(sendAt: string): { earliest: Date; latest: Date } {
+/** The earliest moment a local-time recipient can fall on (UTC+14): when such a broadcast starts. */
+export function localTimeStart(sendAt: string): Date {
   const given = DateTime.fromISO(sendAt, { setZone: true });
   const wall = DateTime.fromObject(
     { year: given.year, month: given.month, day: given.day, hour: given.hour, minute: given.minute, second: given.second },
     { zone: 'utc' },
   );
-  return { earliest: wall.minus({ hours: 14 }).toJSDate(), latest: wall.plus({ hours: 12 }).toJSDate() };
+  return wall.minus({ hours: 14 }).toJSDate();
 }

@@ -169,6 +169,20 @@ describe('SesMailer', () => {
       await expect(sending).rejects.not.toBeInstanceOf(PermanentSendError);
     });
 
+    it('keeps MessageRejected about a recipient of the sender\'s own domain permanent', async () => {
+      // Prepare
+      sesMock.on(SendEmailCommand).rejects(
+        new MessageRejected({ message: 'Email address is not verified. The following identities failed the check in region US-EAST-1: colleague@engage.example', ...meta }),
+      );
+      const mailer = new SesMailer(client);
+
+      // Act
+      const sending = mailer.sendEmail(message({ to: 'colleague@engage.example' }));
+
+      // Assess
+      await expect(sending).rejects.toBeInstanceOf(PermanentSendError);
+    });
+
     it('rethrows a network error as a transient error of the same name', async () => {
       // Prepare
       const network = Object.assign(new Error(`connect ECONNREFUSED while sending to ${TO}`), { name: 'TimeoutError' });

@@ -7,7 +7,7 @@ import type { QueueName } from '../../../shared/ports';
 const sqsMock = mockClient(SQSClient);
 const client = new SQSClient({ region: 'us-east-1' });
 const SEND_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/engage-send';
-const urls: Record<QueueName, string | undefined> = { backfill: undefined, send: SEND_URL, fanout: undefined, entry: undefined };
+const urls: Record<QueueName, string | undefined> = { backfill: undefined, send: SEND_URL, fanout: undefined, entry: undefined, feedback: undefined };
 
 /** Replies as SQS does when every entry of the request succeeds. */
 function allSucceed(input: SendMessageBatchCommandInput) {

@@ -1,0 +1,23 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { processSendMessage } from '../../shared/services/messaging/sender';
+import { SendMessageSchema } from '../../shared/services/messaging/send-message';
+import { metrics } from '../lib/metrics';
+import { sqsHandler } from '../lib/sqs';
+import { getServices } from '../lib/wiring';
+
+const process = sqsHandler('send', SendMessageSchema, async (message) => {
+  const outcome = await processSendMessage(getServices(), message);
+  metrics.addMetric(`Send_${outcome}`, MetricUnit.Count, 1);
+});
+
+/**
+ * The sender: one recipient per message, claimed before the provider call (sender.ts). A
+ * held claim or a transient provider error fails the message, which SQS delivers again.
+ */
+export const handler: typeof process = async (event, context) => {
+  try {
+    return await process(event, context);
+  } finally {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  }
+};

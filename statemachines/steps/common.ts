@@ -1,0 +1,157 @@
+import type { AslState, JsonObject, JsonValue, Retrier, TaskState } from '../asl';
+
+/**
+ * What every step emitter shares: how states are described before their names are known,
+ * where run data lives, the payload fields every task carries, and the retry policies.
+ */
+
+/** The resources compiled journeys use (ARNs and the queue URL; CDK tokens work too). */
+export interface JourneyResources {
+  /** The send queue of the messaging pipeline (SQS service integration, no Lambda). */
+  sendQueueUrl: string;
+  /** Stores the task token of a `hold_until` step; the evaluator completes it when the event arrives. */
+  holdUntilFunctionArn: string;
+  /** Computes the next occurrence of a wall-clock time for a `wait_until` step. */
+  waitUntilFunctionArn: string;
+  /** Evaluates the rules of a `branch` step on fresh profile data. */
+  checkConditionFunctionArn: string;
+  /**
+   * When set, every step reached (and every branch and variant taken) is reported to this
+   * function, invoked asynchronously (`InvocationType: Event`): one more state transition per
+   * step, and a failure to record never fails a run.
+   * @default - nothing is recorded; counts come from the execution history.
+   */
+  recordStepFunctionArn?: string;
+}
+
+/** Everything an emitter may read about the step it compiles. */
+export interface EmitContext {
+  journeyId: string;
+  version: number;
+  stepId: string;
+  resources: JourneyResources;
+  /** The `Comment` of every state of this step: `step <id>`, so a state maps back to its step. */
+  comment: string;
+  /** A template's display name (its id when unknown). */
+  templateName(id: string): string;
+}
+
+/** Resolves names once they are all allocated. */
+export interface Links {
+  /** The name of another state of the same step, by its key. */
+  own(key: string): string;
+  /** The first state of a step, or the shared end state for `null`. */
+  step(target: string | null): string;
+}
+
+/**
+ * One state of a step, described before names exist: `label` becomes its (unique) name, and
+ * `build` makes the state once every name is known (steps refer to each other).
+ */
+export interface StateSpec {
+  key: string;
+  label: string;
+  build(links: Links): AslState;
+}
+
+/** Where a step keeps its data in the run's state (`$.split.check`, `$.split['my-step']`). */
+export function dataPath(root: 'split' | 'branch' | 'waitUntil' | 'hold', stepId: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(stepId) ? `$.${root}.${stepId}` : `$.${root}['${stepId}']`;
+}
+
+/** Identifies the run and the step in every task payload and message. */
+export function runFields(ctx: EmitContext): JsonObject {
+  return {
+    journeyId: ctx.journeyId,
+    version: ctx.version,
+    stepId: ctx.stepId,
+    'executionName.$': '$$.Execution.Name',
+    'userId.$': '$.userId',
+  };
+}
+
+/**
+ * AWS's recommended retrier for Lambda tasks (the one CDK's `LambdaInvoke` adds, plus
+ * throttling): transient service errors, 6 attempts from 2 s doubling, with full jitter so a
+ * burst of runs resuming together does not retry in lockstep.
+ */
+export const LAMBDA_RETRY: Retrier[] = [
+  {
+    ErrorEquals: ['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
+    IntervalSeconds: 2,
+    MaxAttempts: 6,
+    BackoffRate: 2,
+    JitterStrategy: 'FULL',
+  },
+];
+
+/**
+ * Retrier for the SQS service integration. Its error names follow the SDK exception class
+ * (`SQS.SdkClientException`, `SQS.AmazonSQSException`, throttling and KMS errors...), so the
+ * policy matches `States.TaskFailed`, which covers all of them (not `States.Timeout`, nor
+ * `States.Permissions`). A duplicate send is harmless: the message carries the execution name
+ * and step id, which the send pipeline deduplicates on.
+ */
+export const SQS_RETRY: Retrier[] = [{ ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, JitterStrategy: 'FULL' }];
+
+export const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
+export const LAMBDA_INVOKE_WAIT_FOR_TOKEN = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+export const SQS_SEND_MESSAGE = 'arn:aws:states:::sqs:sendMessage';
+
+/**
+ * A copy of a JSON-compatible value (a validated rule, say) typed as JSON. Throws on anything
+ * JSON cannot hold, which validated definitions never contain.
+ */
+export function toJson(value: unknown): JsonValue {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`not JSON: ${value}`);
+    return value;
+  }
+  if (Array.isArray(value)) return value.map(toJson);
+  if (typeof value === 'object') {
+    const out: JsonObject = {};
+    for (const [key, child] of Object.entries(value)) {
+      if (child !== undefined) out[key] = toJson(child);
+    }
+    return out;
+  }
+  throw new Error(`not JSON: ${typeof value}`);
+}
+
+/**
+ * A fire-and-forget report that a step was reached (or a branch or variant taken), when
+ * `recordStepFunctionArn` is set. Recording must never stop a journey: errors are caught and
+ * the run goes on to `next`.
+ */
+export function recordState(ctx: EmitContext, functionArn: string, outcome: JsonObject, next: string): TaskState {
+  return {
+    Type: 'Task',
+    Comment: ctx.comment,
+    Resource: LAMBDA_INVOKE,
+    Parameters: { FunctionName: functionArn, InvocationType: 'Event', Payload: { ...runFields(ctx), ...outcome } },
+    ResultPath: null,
+    Retry: LAMBDA_RETRY,
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: next }],
+    Next: next,
+  };
+}
+
+/**
+ * The state a decision (branch or variant) leads to: straight to `target`, or through a
+ * record state when recording is on. Returns the specs to add and the key to point at.
+ */
+export function outcomeTarget(
+  ctx: EmitContext,
+  key: string,
+  label: string,
+  outcome: JsonObject,
+  target: string | null,
+): { specs: StateSpec[]; next: (links: Links) => string } {
+  const arn = ctx.resources.recordStepFunctionArn;
+  if (arn === undefined) return { specs: [], next: (links) => links.step(target) };
+  return {
+    specs: [{ key, label, build: (links) => recordState(ctx, arn, outcome, links.step(target)) }],
+    next: (links) => links.own(key),
+  };
+}
