@@ -7,5 +7,5 @@ module.exports = {
   // middy is ESM-only: let swc transform it to CommonJS.
   transformIgnorePatterns: ['/node_modules/(?!(@middy)/)'],
   setupFiles: ['<rootDir>/test/helpers/setup-env.ts'],
-  testTimeout: 60000,
+  testTimeout: 120000,
 };

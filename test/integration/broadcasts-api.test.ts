@@ -19,7 +19,7 @@ afterAll(async () => {
 let n = 0;
 const uid = (prefix: string) => `${prefix}-${++n}-${Math.random().toString(36).slice(2, 7)}`;
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
