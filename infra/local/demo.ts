@@ -45,20 +45,48 @@ export const DEMO_AUDIENCES = [
   },
 ];
 
+async function get(url: string, authorization: string): Promise<Record<string, unknown>> {
+  const response = await fetch(url, { headers: { authorization } });
+  if (!response.ok) throw new Error(`demo: ${url} answered ${response.status}`);
+  return (await response.json()) as Record<string, unknown>;
+}
+
 async function post(url: string, authorization: string, body: unknown): Promise<Record<string, unknown>> {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify(body) });
   if (!response.ok) throw new Error(`demo data was refused: ${response.status} ${await response.text()}`);
   return (await response.json()) as Record<string, unknown>;
 }
 
-/** Loads the demo through the public API: events with the write key, audiences with the API key. */
-export async function loadDemo(url: string, keys: { writeKey: string; apiKey: string }): Promise<{ messages: number; audiences: Array<{ id: string; name: string }> }> {
+export const DEMO_TEMPLATE = {
+  name: 'Pro tips',
+  channel: 'email',
+  subject: 'Three tips for {{ traits.firstName | default: "you" }}',
+  mjml: `<mjml><mj-body><mj-section><mj-column>
+<mj-text font-size="20px">Hi {{ traits.firstName | default: "there" }},</mj-text>
+<mj-text>Here are three things pro users love.</mj-text>
+<mj-text font-size="12px"><a href="{{ unsubscribe_url }}">Unsubscribe</a></mj-text>
+</mj-column></mj-section></mj-body></mjml>`,
+};
+
+/**
+ * Loads the demo through the public API: events with the write key; audiences, a template and
+ * a broadcast (to the "Pro plan" audience, once built) with the API key.
+ */
+export async function loadDemo(
+  url: string,
+  keys: { writeKey: string; apiKey: string },
+): Promise<{ messages: number; audiences: Array<{ id: string; name: string }>; broadcastId: string }> {
+  const bearer = `Bearer ${keys.apiKey}`;
   const batch = demoBatch();
   await post(`${url}/v1/batch`, `Basic ${Buffer.from(`${keys.writeKey}:`).toString('base64')}`, { batch });
   const audiences: Array<{ id: string; name: string }> = [];
   for (const audience of DEMO_AUDIENCES) {
-    const created = await post(`${url}/v1/audiences`, `Bearer ${keys.apiKey}`, audience);
+    const created = await post(`${url}/v1/audiences`, bearer, audience);
     audiences.push({ id: String(created.id), name: audience.name });
   }
-  return { messages: batch.length, audiences };
+  const pro = audiences[0]?.id ?? '';
+  for (let i = 0; i < 300 && (await get(`${url}/v1/audiences/${pro}`, bearer)).status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
+  const template = await post(`${url}/v1/templates`, bearer, DEMO_TEMPLATE);
+  const broadcast = await post(`${url}/v1/broadcasts`, bearer, { name: 'Pro tips', audience: pro, template: template.id });
+  return { messages: batch.length, audiences, broadcastId: String(broadcast.id) };
 }

@@ -58,6 +58,8 @@ async function main(): Promise<void> {
       console.log(`  audience "${audience.name}": curl -H 'Authorization: Bearer ${engine.apiKey}' ${engine.url}/v1/audiences/${audience.id}/members`);
     }
     console.log(`  a profile: curl -H 'Authorization: Bearer ${engine.apiKey}' ${engine.url}/v1/profiles/demo-mary/events`);
+    console.log(`  broadcast "Pro tips": curl -H 'Authorization: Bearer ${engine.apiKey}' ${engine.url}/v1/broadcasts/${demo.broadcastId}`);
+    console.log(`  its emails: ${engine.ses.endpoint}`);
   }
   console.log('Ready. Ctrl+C stops.');
 }

@@ -14,16 +14,22 @@ interface Started {
   exited: Promise<number | null>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Distinct free ports: every probe stays open until all are chosen, so none is picked twice. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
     });
-  });
+    const address = server.address();
+    ports.push(typeof address === 'object' && address ? address.port : 0);
+    servers.push(server);
+  }
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
 }
 
 function start(env: Record<string, string>, args: string[] = []): Started {
@@ -54,7 +60,8 @@ let ports: { ENGAGE_PORT: string; ENGAGE_DYNAMODB_PORT: string; ENGAGE_SES_PORT:
 
 beforeEach(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'engage-start-'));
-  ports = { ENGAGE_PORT: String(await freePort()), ENGAGE_DYNAMODB_PORT: String(await freePort()), ENGAGE_SES_PORT: String(await freePort()) };
+  const [api, dynamodb, ses] = await freePorts(3);
+  ports = { ENGAGE_PORT: String(api), ENGAGE_DYNAMODB_PORT: String(dynamodb), ENGAGE_SES_PORT: String(ses) };
 });
 
 afterEach(() => {
@@ -114,6 +121,18 @@ describe('npm start', () => {
     }
   });
 
+  it('fails fast when the SES port is taken', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(Number(ports.ENGAGE_SES_PORT), '127.0.0.1', resolve));
+    try {
+      const started = start(ports);
+      expect(await started.exited).toBe(1);
+      expect(started.output()).toContain('ENGAGE_SES_PORT');
+    } finally {
+      blocker.close();
+    }
+  });
+
   it('refuses a bad setting, naming it', async () => {
     const started = start({ ...ports, ENGAGE_TIME_SCALE: 'fast' });
     expect(await started.exited).toBe(1);
@@ -137,6 +156,11 @@ describe('npm start', () => {
       return page.items.map((m) => m.userId).sort();
     };
     expect(audiences.items.map((a) => a.status)).toEqual(['ready', 'ready']);
+    // The demo broadcast landed in the local inbox: one mail to each pro user.
+    const mails = (await (await fetch(`http://127.0.0.1:${ports.ENGAGE_PORT}/v1/local/outbox?channel=email`, auth)).json()) as { items: unknown[] };
+    const text = JSON.stringify(mails.items);
+    expect(text).toContain('ada@example.com');
+    expect(text).toContain('Three tips for Ada');
     expect(await members('Pro plan')).toEqual(['demo-ada', 'demo-katherine']);
     expect(await members('Abandoned a cart this week')).toEqual(['demo-ada', 'demo-grace']);
     expect(await stop(started)).toBe(0);
