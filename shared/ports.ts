@@ -334,3 +334,34 @@ export interface RateLimiter {
   /** Takes one slot of this second for every scope, or none: false when one is full. */
   tryAcquire(scopes: Array<{ scope: string; perSecond: number }>, now: Date): Promise<boolean>;
 }
+
+// ---- Journeys ------------------------------------------------------------------------------
+
+export type ExecutionStatus = 'running' | 'succeeded' | 'failed' | 'timed_out' | 'aborted';
+
+export interface ExecutionDescription {
+  executionArn: string;
+  name: string;
+  status: ExecutionStatus;
+  startedAt: string;
+  stoppedAt?: string;
+  /** The state the execution is in now (running) or ended in. */
+  currentState?: string;
+}
+
+/**
+ * The workflow engine journeys run on: Step Functions on AWS, aws-local-stepfunctions locally.
+ * One state machine per journey; each publish creates a version and moves the `live` alias.
+ */
+export interface WorkflowEngine {
+  /** Creates or updates the journey's state machine and publishes a version; returns its ARN and number. */
+  publish(journeyId: string, definition: Record<string, unknown>, description: string): Promise<{ stateMachineArn: string; versionArn: string; version: number }>;
+  /** Starts an execution of a version. `name` is unique per state machine: a duplicate returns `started: false`. */
+  start(versionArn: string, name: string, input: Record<string, unknown>): Promise<{ executionArn: string; started: boolean }>;
+  /** Stops a running execution; no error if it already ended. */
+  stop(executionArn: string, cause: string): Promise<void>;
+  /** Completes a `.waitForTaskToken` task. */
+  sendTaskSuccess(taskToken: string, output: Record<string, unknown>): Promise<void>;
+  sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
+  describe(executionArn: string): Promise<ExecutionDescription | undefined>;
+}

@@ -24,7 +24,12 @@ export interface CounterSnapshot {
   nested: Counts;
   /** HTTP requests that reached the endpoint (after the capture middleware, one per retry attempt). */
   wire: Counts;
+  /** Counted requests by the label the optional classifier gave them (empty without one). */
+  kinds: Counts;
 }
+
+/** Labels a counted request (e.g. by the item it addresses); given the operation name and the command input. */
+export type RequestClassifier = (operation: string, input: unknown) => string;
 
 interface BatchScope {
   active: boolean;
@@ -44,10 +49,14 @@ export class RequestCounter {
   private requests: Counts = {};
   private nested: Counts = {};
   private wire: Counts = {};
+  private kinds: Counts = {};
   private batchedWriteItems = 0;
   private readonly scope = new AsyncLocalStorage<BatchScope>();
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    private readonly classify?: RequestClassifier,
+  ) {}
 
   install(client: DynamoDBClient): this {
     client.middlewareStack.add(
@@ -59,6 +68,10 @@ export class RequestCounter {
           return next(args);
         }
         this.requests[operation] = (this.requests[operation] ?? 0) + 1;
+        if (this.classify !== undefined) {
+          const kind = this.classify(operation, args.input);
+          this.kinds[kind] = (this.kinds[kind] ?? 0) + 1;
+        }
         if (operation === 'BatchWriteItem' || operation === 'TransactWriteItems') {
           this.batchedWriteItems += itemCount(args.input, operation === 'BatchWriteItem' ? 'RequestItems' : 'TransactItems');
           const scope: BatchScope = { active: true };
@@ -85,7 +98,13 @@ export class RequestCounter {
   }
 
   snapshot(): CounterSnapshot {
-    return { requests: { ...this.requests }, nested: { ...this.nested }, wire: { ...this.wire }, batchedWriteItems: this.batchedWriteItems };
+    return {
+      requests: { ...this.requests },
+      nested: { ...this.nested },
+      wire: { ...this.wire },
+      kinds: { ...this.kinds },
+      batchedWriteItems: this.batchedWriteItems,
+    };
   }
 }
 
@@ -103,6 +122,7 @@ export function diffSnapshots(after: CounterSnapshot, before: CounterSnapshot): 
     requests: diffCounts(after.requests, before.requests),
     nested: diffCounts(after.nested, before.nested),
     wire: diffCounts(after.wire, before.wire),
+    kinds: diffCounts(after.kinds, before.kinds),
     batchedWriteItems: after.batchedWriteItems - before.batchedWriteItems,
   };
 }

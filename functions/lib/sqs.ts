@@ -21,7 +21,6 @@ export function sqsHandler<T>(
   schema: z.ZodType<T>,
   process: (message: T, record: SQSRecord) => Promise<void>,
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
-  const processor = new BatchProcessor(EventType.SQS);
   const handleRecord = async (record: SQSRecord): Promise<void> => {
     const parsed = schema.safeParse(parseJson(record.body));
     if (!parsed.success) {
@@ -30,5 +29,7 @@ export function sqsHandler<T>(
     }
     await process(parsed.data, record);
   };
-  return (event, context) => processPartialResponse(event, handleRecord, processor, { context });
+  // A processor per invocation: it holds the batch's state, and the local runtime (unlike one
+  // Lambda container) runs several batches of one queue at the same time.
+  return (event, context) => processPartialResponse(event, handleRecord, new BatchProcessor(EventType.SQS), { context });
 }

@@ -1,13 +1,17 @@
 import { z } from 'zod';
-import { applySesEvent, SesEventSchema } from '../../shared/services/messaging/feedback';
+import { applyDeliveryFact, sesFact, SesEventSchema, smsFact, SmsEventSchema } from '../../shared/services/messaging/feedback';
 import { sqsHandler } from '../lib/sqs';
 import { getServices } from '../lib/wiring';
 
-/** An EventBridge event (source aws.ses) as an EventBridge → SQS rule delivers it. */
-const FeedbackEnvelopeSchema = z.object({ source: z.literal('aws.ses'), detail: SesEventSchema });
+/** EventBridge events (SES through the configuration set; End User Messaging SMS directly), as an EventBridge → SQS rule delivers them. */
+const FeedbackEnvelopeSchema = z.discriminatedUnion('source', [
+  z.object({ source: z.literal('aws.ses'), detail: SesEventSchema }),
+  z.object({ source: z.literal('aws.sms-voice'), detail: SmsEventSchema }),
+]);
 
-/** Delivery feedback from SES (configuration set → EventBridge → SQS): statuses, counts, suppression. */
+/** Delivery feedback: message statuses, broadcast counts, suppression. */
 export const handler = sqsHandler('feedback', FeedbackEnvelopeSchema, async (envelope) => {
   const services = getServices();
-  await applySesEvent(services, envelope.detail, services.clock.now().toISOString());
+  const fact = envelope.source === 'aws.ses' ? sesFact(envelope.detail) : smsFact(envelope.detail);
+  await applyDeliveryFact(services, fact, services.clock.now().toISOString());
 });

@@ -30,6 +30,7 @@ import { LocalScheduler } from './scheduler';
 import { DynamoDbScheduleStore } from './schedule-store';
 import { startLocalSes, type LocalSes } from './ses';
 import { LocalSesEvents } from './ses-events';
+import { LocalSmsEvents } from './sms-events';
 import { LocalSmsOutbox } from './sms-outbox';
 import { localLambdaContext } from './lambda-context';
 import type { LocalSettings } from './settings';
@@ -150,12 +151,13 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
     publicApiUrl: '',
     accountSendRatePerSecond: 200,
     claimGraceMs: 60_000,
+    claimRecheckSeconds: 2,
     ...options.messaging,
   };
   try {
     const services = buildServices({
       mailer: new LocalSesEvents(new SesMailer(ses.client, { configurationSetName: 'engage-local' }), queues),
-      sms: smsOutbox,
+      sms: new LocalSmsEvents(smsOutbox, queues),
       scheduler,
       messaging,
       dynamodb: dynamo.client,

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { EVENT_SOURCE, PUT_EVENTS_MAX_BYTES, encodeBusEvent, putEventsEntrySize } from '../../shared/aws/eventbridge/event-bus';
 import { systemClock, type BusEvent, type Clock, type EventBus } from '../../shared/ports';
+import { ChangeSignal } from './change-signal';
 import { errorName } from './streams';
 
 /** An event as EventBridge hands it to a target. */
@@ -87,7 +88,7 @@ export class LocalEventBus implements EventBus {
   private readonly subscriptions = new Set<Subscription>();
   private readonly deliveries = new Set<Promise<void>>();
   private readonly failures: FailedDelivery[] = [];
-  private readonly waiters = new Set<() => void>();
+  private readonly changed = new ChangeSignal();
   private readonly sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private readonly capacity: number;
   private readonly maxAttempts: number;
@@ -176,7 +177,7 @@ export class LocalEventBus implements EventBus {
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new Error(`drain() timed out after ${timeoutMs} ms: ${this.deliveries.size} delivery(ies) pending`);
-      await this.waitForChange(Math.min(remaining, 100));
+      await this.changed.wait(Math.min(remaining, 100));
     }
   }
 
@@ -189,7 +190,7 @@ export class LocalEventBus implements EventBus {
     }
     this.sleepers.clear();
     while (this.deliveries.size > 0) await Promise.allSettled([...this.deliveries]);
-    this.notify();
+    this.changed.notify();
   }
 
   private schedule(subscription: Subscription, envelope: BusEnvelope): void {
@@ -198,7 +199,7 @@ export class LocalEventBus implements EventBus {
       .catch((error: unknown) => this.log(`[local-event-bus] delivering event ${envelope.id} failed: ${errorName(error)}`))
       .finally(() => {
         this.deliveries.delete(delivery);
-        this.notify();
+        this.changed.notify();
       });
     this.deliveries.add(delivery);
   }
@@ -240,22 +241,6 @@ export class LocalEventBus implements EventBus {
       sleeper.timer.unref();
       this.sleepers.add(sleeper);
     });
-  }
-
-  private waitForChange(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.waiters.add(done);
-    });
-  }
-
-  private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
   }
 }
 

@@ -19,6 +19,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { QUEUE_NAMES, checkMessageLimits, encodeMessageBody } from '../../shared/aws/sqs/queue';
 import type { OutgoingMessage, Queue, QueueName } from '../../shared/ports';
+import { ChangeSignal } from './change-signal';
+import { MinHeap } from './min-heap';
 import { errorMessage, errorName } from './streams';
 
 export type QueueHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
@@ -134,7 +136,7 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
  */
 export class LocalQueues implements Queue {
   private readonly queues = new Map<QueueName, QueueState>();
-  private readonly waiters = new Set<() => void>();
+  private readonly changed = new ChangeSignal();
   private readonly log: (message: string) => void;
   private readonly onSend: LocalQueuesOptions['onSend'];
   private readonly region: string;
@@ -208,7 +210,7 @@ export class LocalQueues implements Queue {
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new Error(`drain() timed out after ${timeoutMs} ms: ${this.describePending()}`);
-      await this.waitForChange(Math.min(remaining, 100));
+      await this.changed.wait(Math.min(remaining, 100));
     }
   }
 
@@ -224,7 +226,7 @@ export class LocalQueues implements Queue {
       if (running.length === 0) break;
       await Promise.allSettled(running);
     }
-    this.notify();
+    this.changed.notify();
   }
 
   private queueOf(queue: QueueName): QueueState {
@@ -261,7 +263,7 @@ export class LocalQueues implements Queue {
       else q.visible.push({ id: messageId, gen: 0 });
     }
     this.requestPump(q);
-    this.notify();
+    this.changed.notify();
   }
 
   /** Runs pump() once on the next turn, so that messages sent in one turn gather into batches. */
@@ -367,7 +369,7 @@ export class LocalQueues implements Queue {
     void run.finally(() => {
       q.running.delete(run);
       this.requestPump(q);
-      this.notify();
+      this.changed.notify();
     });
   }
 
@@ -407,7 +409,7 @@ export class LocalQueues implements Queue {
       deadAt: new Date(now).toISOString(),
     });
     this.log(`[local-queue] ${q.name}: messageId ${message.id} moved to the dead-letter list after ${message.receiveCount} receive(s)`);
-    this.notify();
+    this.changed.notify();
   }
 
   /** Arms the queue's one timer for the earliest due time (delay, visibility timeout, batch window). */
@@ -459,22 +461,6 @@ export class LocalQueues implements Queue {
       }
     }
     return parts.join('; ');
-  }
-
-  private waitForChange(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.waiters.add(done);
-    });
-  }
-
-  private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
   }
 }
 
@@ -537,59 +523,5 @@ class Deque<T> {
       this.head = 0;
     }
     return item;
-  }
-}
-
-/** Binary min-heap. */
-class MinHeap<T> {
-  private readonly items: T[] = [];
-
-  constructor(private readonly compare: (a: T, b: T) => number) {}
-
-  peek(): T | undefined {
-    return this.items[0];
-  }
-
-  push(item: T): void {
-    const items = this.items;
-    items.push(item);
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = items[parent];
-      if (p === undefined || this.compare(item, p) >= 0) break;
-      items[i] = p;
-      i = parent;
-    }
-    items[i] = item;
-  }
-
-  pop(): T | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length === 0 || last === undefined) return top;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      const right = left + 1;
-      let smallest = i;
-      let smallestItem = last;
-      const l = items[left];
-      if (l !== undefined && this.compare(l, smallestItem) < 0) {
-        smallest = left;
-        smallestItem = l;
-      }
-      const r = items[right];
-      if (r !== undefined && this.compare(r, smallestItem) < 0) {
-        smallest = right;
-        smallestItem = r;
-      }
-      if (smallest === i) break;
-      items[i] = smallestItem;
-      i = smallest;
-    }
-    items[i] = last;
-    return top;
   }
 }

@@ -21,6 +21,7 @@
  *   after one second at 86400. Retry back-off is real time.
  */
 import { systemClock, type Clock, type Scheduler } from '../../shared/ports';
+import { MinHeap } from './min-heap';
 import { errorMessage, errorName } from './streams';
 
 export interface LocalScheduleEntry {
@@ -325,58 +326,4 @@ function clone(payload: Record<string, unknown>): Record<string, unknown> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Binary min-heap. */
-class MinHeap<T> {
-  private readonly items: T[] = [];
-
-  constructor(private readonly compare: (a: T, b: T) => number) {}
-
-  peek(): T | undefined {
-    return this.items[0];
-  }
-
-  push(item: T): void {
-    const items = this.items;
-    items.push(item);
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = items[parent];
-      if (p === undefined || this.compare(item, p) >= 0) break;
-      items[i] = p;
-      i = parent;
-    }
-    items[i] = item;
-  }
-
-  pop(): T | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length === 0 || last === undefined) return top;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      const right = left + 1;
-      let smallest = i;
-      let smallestItem = last;
-      const l = items[left];
-      if (l !== undefined && this.compare(l, smallestItem) < 0) {
-        smallest = left;
-        smallestItem = l;
-      }
-      const r = items[right];
-      if (r !== undefined && this.compare(r, smallestItem) < 0) {
-        smallest = right;
-        smallestItem = r;
-      }
-      if (smallest === i) break;
-      items[i] = smallestItem;
-      i = smallest;
-    }
-    items[i] = last;
-    return top;
-  }
 }

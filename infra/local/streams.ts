@@ -12,6 +12,7 @@
  *   `maxRetries` times goes to the on-failure list and the cursor moves on.
  */
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { ChangeSignal } from './change-signal';
 
 export interface StreamConsumerOptions {
   /** Largest batch handed to the handler. Default 100. */
@@ -67,7 +68,7 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 export class StreamBus {
   private readonly consumers = new Map<string, Consumer>();
   private readonly failures: OnFailureEntry[] = [];
-  private readonly waiters = new Set<() => void>();
+  private readonly changed = new ChangeSignal();
   private readonly sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private capturesInProgress = 0;
   private closing = false;
@@ -111,7 +112,7 @@ export class StreamBus {
       return await work();
     } finally {
       this.capturesInProgress -= 1;
-      this.notify();
+      this.changed.notify();
     }
   }
 
@@ -131,7 +132,7 @@ export class StreamBus {
       if (remaining <= 0) {
         throw new Error(`drain() timed out after ${timeoutMs} ms: ${this.describePending()}`);
       }
-      await this.waitForChange(Math.min(remaining, 100));
+      await this.changed.wait(Math.min(remaining, 100));
     }
   }
 
@@ -153,8 +154,8 @@ export class StreamBus {
     await Promise.allSettled(running);
     // Writes still being captured (a handler's fire-and-forget write, say) finish while the server is up.
     const deadline = Date.now() + 5_000;
-    while (this.capturesInProgress > 0 && Date.now() < deadline) await this.waitForChange(50);
-    this.notify();
+    while (this.capturesInProgress > 0 && Date.now() < deadline) await this.changed.wait(50);
+    this.changed.notify();
   }
 
   private isQuiescent(): boolean {
@@ -177,22 +178,6 @@ export class StreamBus {
     return parts.join('; ');
   }
 
-  private waitForChange(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.waiters.add(done);
-    });
-  }
-
-  private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
-  }
-
   private schedule(consumer: Consumer, cursor: Cursor): void {
     if (this.closing || cursor.scheduled || cursor.running !== undefined) return;
     cursor.scheduled = true;
@@ -200,13 +185,13 @@ export class StreamBus {
     setImmediate(() => {
       cursor.scheduled = false;
       if (this.closing || cursor.running !== undefined) {
-        this.notify();
+        this.changed.notify();
         return;
       }
       cursor.running = this.pump(consumer, cursor).finally(() => {
         cursor.running = undefined;
         if (cursor.queue.length > 0) this.schedule(consumer, cursor);
-        this.notify();
+        this.changed.notify();
       });
     });
   }

@@ -175,6 +175,9 @@ describe('a broadcast', () => {
     await waitSent(broadcast.body.id);
     const outbox = await engine.api('GET', '/v1/local/outbox?channel=sms');
     expect(outbox.body.items.filter((m: { to: string }) => m.to === '+14155550199').map((m: { body: string }) => m.body)).toEqual(['Hi Sam']);
+    // Carrier feedback: the message is delivered and counted.
+    const done = await until(() => engine.api('GET', `/v1/broadcasts/${broadcast.body.id}`), (r) => r.body.counts.delivered === 1);
+    expect(done.body.counts).toMatchObject({ recipients: 1, sent: 1, delivered: 1 });
   });
 
   it('is scheduled, can be cancelled before it starts, and then 409s further changes', async () => {

@@ -1,5 +1,6 @@
 import { PutEventsCommand, type EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { systemClock, type BusEvent, type Clock, type EventBus } from '../../ports';
+import { backoffMs, chunk, sleep } from '../batching';
 
 /** Source of every event the engine publishes (SPEC section 4). */
 export const EVENT_SOURCE = 'engage';
@@ -136,32 +137,4 @@ export class EventBridgeBus implements EventBus {
     }
     return pending.length > 0 ? codes : [];
   }
-}
-
-/** Greedy split, in order, into chunks of at most `maxCount` items and `maxBytes` bytes. */
-function chunk<T extends { bytes: number }>(items: readonly T[], maxCount: number, maxBytes: number): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    if (current.length > 0 && (current.length >= maxCount || bytes + item.bytes > maxBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += item.bytes;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
-
-/** Exponential back-off with "equal jitter": half fixed, half random. */
-function backoffMs(baseMs: number, retry: number): number {
-  const ceiling = Math.min(baseMs * 2 ** (retry - 1), 5_000);
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

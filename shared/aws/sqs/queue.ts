@@ -5,6 +5,7 @@ import {
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
 import type { OutgoingMessage, Queue, QueueName } from '../../ports';
+import { backoffMs, chunk, sleep } from '../batching';
 
 /** Every logical queue, in a fixed order. */
 export const QUEUE_NAMES: readonly QueueName[] = ['backfill', 'send', 'fanout', 'entry', 'feedback'];
@@ -171,34 +172,6 @@ export class SqsQueue implements Queue {
     }
     return [...permanent, ...(pending.length > 0 ? last : [])];
   }
-}
-
-/** Greedy split, in order, into chunks of at most `maxCount` items and `maxBytes` bytes. */
-function chunk<T extends { bytes: number }>(items: readonly T[], maxCount: number, maxBytes: number): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    if (current.length > 0 && (current.length >= maxCount || bytes + item.bytes > maxBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += item.bytes;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
-
-/** Exponential back-off with "equal jitter": half fixed, half random. */
-function backoffMs(baseMs: number, retry: number): number {
-  const ceiling = Math.min(baseMs * 2 ** (retry - 1), 5_000);
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function positiveInteger(value: number, name: string): number {

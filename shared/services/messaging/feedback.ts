@@ -20,13 +20,25 @@ export const SesEventSchema = z.object({
 });
 export type SesEvent = z.infer<typeof SesEventSchema>;
 
+/**
+ * A "Text Message Delivery Status Updated" event of AWS End User Messaging SMS (`source:
+ * aws.sms-voice`, sent to EventBridge directly); `context` carries the tags the sender set.
+ */
+export const SmsEventSchema = z.object({
+  eventType: z.string(),
+  messageId: z.string().optional(),
+  destinationPhoneNumber: z.string().optional(),
+  context: z.record(z.string(), z.string()).optional(),
+});
+export type SmsEvent = z.infer<typeof SmsEventSchema>;
+
 export interface FeedbackDeps {
   messageLog: MessageLog;
   sends: SendStore;
   suppressions: SuppressionList;
 }
 
-export type FeedbackOutcome = 'applied' | 'unknown-message' | 'ignored';
+export type FeedbackOutcome = 'applied' | 'ignored';
 
 /** The message log is found through an index that may lag the send by a moment: retried. */
 export class MessageNotFoundYetError extends Error {
@@ -36,74 +48,97 @@ export class MessageNotFoundYetError extends Error {
   }
 }
 
+/** What one provider event means for one of our messages, whatever the provider. */
+interface DeliveryFact {
+  messageId: string;
+  status?: MessageLogEntry['status'];
+  opened?: boolean;
+  clicked?: boolean;
+  suppress?: Array<{ channel: 'email' | 'sms'; address: string; reason: string }>;
+}
+
 const RANK: Record<MessageLogEntry['status'], number> = { sending: 0, failed: 0, sent: 1, delivered: 2, bounced: 3, complained: 3 };
+const DELIVERY: Partial<Record<MessageLogEntry['status'], DeliveryStatus>> = { delivered: 'delivered', bounced: 'bounced', complained: 'complained' };
 
-/**
- * Applies one delivery event: the message log's status, the broadcast send record's delivery
- * fields (which the counters follow), and the suppression list for hard bounces and complaints.
- * Statuses only move forward (a late Delivery does not undo a Complaint), so redelivered or
- * reordered events change nothing.
- */
-export async function applySesEvent(deps: FeedbackDeps, event: SesEvent, now: string): Promise<FeedbackOutcome> {
+/** SES event → fact. Only a permanent bounce is final; a transient one may still be delivered. */
+export function sesFact(event: SesEvent): DeliveryFact | undefined {
   const messageId = event.mail.tags?.engage_message?.[0];
-  if (!messageId) return 'ignored';
-  const found = await deps.messageLog.find(messageId);
-  if (!found) throw new MessageNotFoundYetError(messageId);
-  const { ref, entry } = found;
-
-  let status: MessageLogEntry['status'] | undefined;
-  let delivery: DeliveryStatus | undefined;
-  const change: Partial<MessageLogEntry> = {};
+  if (!messageId) return undefined;
   switch (event.eventType) {
     case 'Send':
-      status = 'sent';
-      break;
+      return { messageId, status: 'sent' };
     case 'Delivery':
-      status = 'delivered';
-      delivery = 'delivered';
-      break;
+      return { messageId, status: 'delivered' };
     case 'Bounce':
-      // Only a permanent bounce is final; a transient one may still be delivered.
-      if (event.bounce?.bounceType !== 'Permanent') return 'ignored';
-      status = 'bounced';
-      delivery = 'bounced';
-      for (const r of event.bounce.bouncedRecipients ?? []) await deps.suppressions.suppress('email', r.emailAddress, 'bounce', now);
-      break;
+      if (event.bounce?.bounceType !== 'Permanent') return undefined;
+      return { messageId, status: 'bounced', suppress: (event.bounce.bouncedRecipients ?? []).map((r) => ({ channel: 'email', address: r.emailAddress, reason: 'bounce' })) };
     case 'Complaint':
-      status = 'complained';
-      delivery = 'complained';
-      for (const r of event.complaint?.complainedRecipients ?? []) await deps.suppressions.suppress('email', r.emailAddress, 'complaint', now);
-      break;
+      return { messageId, status: 'complained', suppress: (event.complaint?.complainedRecipients ?? []).map((r) => ({ channel: 'email', address: r.emailAddress, reason: 'complaint' })) };
     case 'Open':
-      if (!entry.openedAt) change.openedAt = now;
-      break;
+      return { messageId, opened: true };
     case 'Click':
-      if (!entry.clickedAt) change.clickedAt = now;
-      break;
+      return { messageId, clicked: true };
     case 'Reject':
     case 'Rendering Failure':
-      status = 'failed';
-      break;
+      return { messageId, status: 'failed' };
     case 'DeliveryDelay':
     case 'Subscription':
-      return 'ignored';
+      return undefined;
   }
-  if (status && RANK[status] > RANK[entry.status]) change.status = status;
-  const { status: newStatus, ...rest } = change;
-  if (Object.keys(rest).length > 0) await deps.messageLog.update(ref, messageId, rest);
-  if (newStatus) {
-    // Conditional: a concurrent event that moved the status further is not undone.
-    const lower = (Object.keys(RANK) as Array<MessageLogEntry['status']>).filter((s) => RANK[s] < RANK[newStatus]);
-    await deps.messageLog.update(ref, messageId, { status: newStatus }, lower);
+}
+
+/** Carrier outcomes that will not change: the number cannot receive this message. */
+const SMS_UNDELIVERABLE = new Set(['TEXT_BLOCKED', 'TEXT_INVALID', 'TEXT_CARRIER_UNREACHABLE', 'TEXT_UNREACHABLE', 'TEXT_INVALID_MESSAGE', 'TEXT_SPAM', 'TEXT_TTL_EXPIRED', 'TEXT_CARRIER_BLOCKED']);
+
+/** SMS event → fact. An invalid number is suppressed, as a hard bounce is for email. */
+export function smsFact(event: SmsEvent): DeliveryFact | undefined {
+  const messageId = event.context?.engage_message;
+  if (!messageId) return undefined;
+  if (event.eventType === 'TEXT_SUCCESSFUL' || event.eventType === 'TEXT_QUEUED' || event.eventType === 'TEXT_PENDING') return { messageId, status: 'sent' };
+  if (event.eventType === 'TEXT_DELIVERED') return { messageId, status: 'delivered' };
+  if (SMS_UNDELIVERABLE.has(event.eventType)) {
+    const suppress = event.eventType === 'TEXT_INVALID' && event.destinationPhoneNumber ? [{ channel: 'sms' as const, address: event.destinationPhoneNumber, reason: 'invalid' }] : [];
+    return { messageId, status: 'bounced', suppress };
+  }
+  return undefined;
+}
+
+/**
+ * Applies one delivery fact: the message log's status, the broadcast send record's delivery
+ * fields (which the counters follow), and the suppression list. Statuses only move forward
+ * (conditional updates), so redelivered or reordered events change nothing.
+ */
+export async function applyDeliveryFact(deps: FeedbackDeps, fact: DeliveryFact | undefined, now: string): Promise<FeedbackOutcome> {
+  if (!fact) return 'ignored';
+  const found = await deps.messageLog.find(fact.messageId);
+  if (!found) throw new MessageNotFoundYetError(fact.messageId);
+  const { ref, entry } = found;
+  for (const s of fact.suppress ?? []) await deps.suppressions.suppress(s.channel, s.address, s.reason, now);
+
+  const firsts: Partial<MessageLogEntry> = {};
+  if (fact.opened && !entry.openedAt) firsts.openedAt = now;
+  if (fact.clicked && !entry.clickedAt) firsts.clickedAt = now;
+  if (Object.keys(firsts).length > 0) await deps.messageLog.update(ref, fact.messageId, firsts);
+  const status = fact.status;
+  const advances = status !== undefined && RANK[status] > RANK[entry.status];
+  if (status && advances) {
+    const lower = (Object.keys(RANK) as Array<MessageLogEntry['status']>).filter((s) => RANK[s] < RANK[status]);
+    await deps.messageLog.update(ref, fact.messageId, { status }, lower);
   }
 
   if (entry.broadcastId !== undefined && entry.sendShard !== undefined) {
     const key = { broadcastId: entry.broadcastId, shard: entry.sendShard, ref };
-    // A claim the sender could not finish (it died after the provider accepted): the Send event does.
-    if (status === 'sent' || status === 'delivered') await deps.sends.finish(key, messageId, { status: 'sent', sentAt: entry.sentAt });
-    const advanced = change.status !== undefined && change.status === status;
-    const feedback = { delivery: advanced ? delivery : undefined, opened: change.openedAt !== undefined || undefined, clicked: change.clickedAt !== undefined || undefined };
-    await deps.sends.recordFeedback(key, feedback);
+    // A claim the sender could not finish (it died after the provider accepted): the provider's
+    // event does. The sender finishes the record before the log leaves `sending`, so past that
+    // there is nothing to finish (and a failing conditional write would still cost capacity).
+    if ((status === 'sent' || status === 'delivered') && entry.status === 'sending') {
+      await deps.sends.finish(key, fact.messageId, { status: 'sent', sentAt: entry.sentAt });
+    }
+    await deps.sends.recordFeedback(key, {
+      delivery: advances && status ? DELIVERY[status] : undefined,
+      opened: firsts.openedAt !== undefined || undefined,
+      clicked: firsts.clickedAt !== undefined || undefined,
+    });
   }
   return 'applied';
 }

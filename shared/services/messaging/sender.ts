@@ -32,6 +32,8 @@ export interface SenderSettings {
   accountSendRatePerSecond: number;
   /** A claim older than this, never finished, is taken over (the sender died before the provider call). */
   claimGraceMs: number;
+  /** How often a held claim is looked at again (default 30 s). */
+  claimRecheckSeconds?: number;
 }
 
 export interface SenderDeps {
@@ -52,13 +54,6 @@ export interface SenderDeps {
 
 export type SendOutcome = 'sent' | 'skipped' | 'failed' | 'done-before' | 'cancelled' | 'deferred';
 
-/** The claim is held by a sender that may still be calling the provider: try again later. */
-export class ClaimHeldError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ClaimHeldError';
-  }
-}
 
 /** Short-lived cache of broadcasts and templates: a send reads them for every recipient. */
 export class DefinitionCache {
@@ -100,9 +95,9 @@ async function skipReason(deps: SenderDeps, profile: Profile | undefined, channe
  * 2. the message log entry is written (`sending`), so delivery feedback can find the claim;
  * 3. the provider is called, tagged with the message id;
  * 4. the claim becomes `sent` (or `failed`).
- * A sender dying after 3 leaves the claim `sending`: a redelivery does not send again — the
- * provider's Send event (feedback) completes it. A claim that no Send event completes within
- * `claimGraceMs` was never sent (the sender died before 3) and is taken over.
+ * A sender dying after 3 leaves the claim `sending`: a redelivery does not send again (it comes
+ * back later) — the provider's Send event (feedback) completes it. A claim that no Send event
+ * completes within `claimGraceMs` was never sent (the sender died before 3) and is taken over.
  */
 export async function processSendMessage(deps: SenderDeps, message: SendMessage): Promise<SendOutcome> {
   const ref = parseProfilePk(message.profile);
@@ -122,8 +117,14 @@ export async function processSendMessage(deps: SenderDeps, message: SendMessage)
 
   const existing = await deps.sends.get(key);
   if (existing && existing.status !== 'sending') return 'done-before';
-  if (existing && now.getTime() - Date.parse(existing.claimedAt ?? '') < deps.messaging.claimGraceMs) {
-    throw new ClaimHeldError(`send ${message.broadcastId}/${message.shard} is claimed; waiting for its outcome`);
+  const heldFor = existing ? now.getTime() - Date.parse(existing.claimedAt ?? '') : 0;
+  if (existing && heldFor < deps.messaging.claimGraceMs) {
+    // Someone holds the claim (or died holding it after the provider accepted). Look again
+    // later: by then the provider's event has completed it, or the grace period has run out.
+    // Re-queued rather than failed, so that waiting never spends the message's receive count.
+    const delaySeconds = Math.max(1, Math.min(deps.messaging.claimRecheckSeconds ?? 30, Math.ceil((deps.messaging.claimGraceMs - heldFor) / 1000)));
+    await deps.queue.send('send', [{ body: message, delaySeconds }]);
+    return 'deferred';
   }
 
   const profile = await deps.profiles.getProfile(ref);
