@@ -375,7 +375,7 @@ describe('Messaging and broadcasts', () => {
     it('takes SES events of this configuration set from the default bus into the feedback queue, with a DLQ', () => {
       const queueId = logicalIdOf(template, 'AWS::SQS::Queue', 'MessagingFeedbackQueue');
       const dlqId = logicalIdOf(template, 'AWS::SQS::Queue', 'MessagingFeedbackDeadLetterQueue');
-      const rules = resourcesOf(template, 'AWS::Events::Rule');
+      const rules = resourcesOf(template, 'AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.ses'] } } });
       expect(rules).toHaveLength(1);
       expect(rules[0]?.Properties).toMatchObject({
         EventBusName: 'default',
@@ -387,20 +387,20 @@ describe('Messaging and broadcasts', () => {
       });
     });
 
-    it('is the only principal besides the consumers the queue lets in (events.amazonaws.com, aws:SourceArn = the rule)', () => {
+    it('lets in only the two feedback rules (events.amazonaws.com, aws:SourceArn = each rule)', () => {
       const queueId = logicalIdOf(template, 'AWS::SQS::Queue', 'MessagingFeedbackQueue');
-      const ruleId = logicalIdOf(template, 'AWS::Events::Rule', 'MessagingFeedbackRule');
+      const ruleIds = ['MessagingFeedbackRule', 'MessagingSmsFeedbackRule'].map((prefix) => logicalIdOf(template, 'AWS::Events::Rule', prefix));
       const [policy] = resourcesOf(template, 'AWS::SQS::QueuePolicy', { Properties: { Queues: [{ Ref: queueId }] } });
       const allows = (policy?.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>).filter((s) => s.Effect === 'Allow');
-      expect(allows).toEqual([
-        {
+      expect(allows).toEqual(
+        ruleIds.map((ruleId) => ({
           Effect: 'Allow',
           Principal: { Service: 'events.amazonaws.com' },
           Action: expect.arrayContaining(['sqs:SendMessage']),
           Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
           Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } },
-        },
-      ]);
+        })),
+      );
     });
   });
 
@@ -672,5 +672,19 @@ describe('cdk-nag on messaging and broadcasts', () => {
     );
     // Assess
     expect(findings).toEqual([]);
+  });
+});
+
+describe('SMS delivery feedback', () => {
+  it('routes End User Messaging SMS events carrying the Engage context tag to the feedback queue', () => {
+    const template = Template.fromStack(buildApp().stack);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.sms-voice'],
+        'detail-type': ['Text Message Delivery Status Updated'],
+        detail: { context: { engage_message: [{ exists: true }] } },
+      },
+      Targets: Match.arrayWith([Match.objectLike({ Arn: Match.anyValue() })]),
+    });
   });
 });

@@ -182,6 +182,7 @@ export class Messaging extends Construct {
   readonly feedback: EngageFunction;
   /** The rule on the default bus that forwards this configuration set's SES events to the feedback queue. */
   readonly feedbackRule: events.Rule;
+  readonly smsFeedbackRule: events.Rule;
   private readonly props: MessagingProps;
   private readonly sesIdentityArns: string[];
   private readonly smsIdentityArn: string | undefined;
@@ -293,10 +294,29 @@ export class Messaging extends Construct {
       }),
     );
 
+    // End User Messaging SMS sends delivery events to the default bus itself (no configuration
+    // set needed); only ours carry the sender's context tag.
+    this.smsFeedbackRule = new events.Rule(this, 'SmsFeedbackRule', {
+      description: 'End User Messaging SMS delivery events of Engage messages to the Engage feedback queue',
+      eventBus: defaultBus,
+      eventPattern: {
+        source: ['aws.sms-voice'],
+        detailType: ['Text Message Delivery Status Updated'],
+        detail: { context: { engage_message: [{ exists: true }] } },
+      },
+    });
+    this.smsFeedbackRule.addTarget(
+      new targets.SqsQueue(this.feedbackQueue, {
+        deadLetterQueue: this.feedbackDeadLetterQueue,
+        maxEventAge: FEEDBACK_SETTINGS.ruleMaxEventAge,
+        retryAttempts: FEEDBACK_SETTINGS.ruleRetryAttempts,
+      }),
+    );
+
     this.feedback = new EngageFunction(this, 'FeedbackFunction', {
       entry: 'functions/messaging-feedback/handler.ts',
       serviceName: 'messaging-feedback',
-      description: 'SES delivery feedback: message statuses, broadcast counts, suppression of bounces and complaints',
+      description: 'SES and SMS delivery feedback: message statuses, broadcast counts, suppression of bounces and complaints',
       timeout: FEEDBACK_SETTINGS.timeout,
     });
     props.table.bind(this.feedback, 'readWrite');
