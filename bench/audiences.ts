@@ -874,7 +874,7 @@ async function runLoad(
 
 async function partC(runId: string): Promise<PartC> {
   const setupStarted = performance.now();
-  const runtime = await startLocalEngine({ port: 0, dynamodbPort: 0, writeKey: `wk_bench_${runId}`, apiKey: `ak_bench_${runId}`, recheckIntervalMs: 2_000 });
+  const runtime = await startLocalEngine({ port: 0, dynamodbPort: 0, sesPort: 0, writeKey: `wk_bench_${runId}`, apiKey: `ak_bench_${runId}`, recheckIntervalMs: 2_000 });
   try {
     const ids = await createAudiences(runtime);
     await runtime.settle(60_000);

@@ -274,6 +274,8 @@ export interface BroadcastStore {
   recordFanoutPage(id: string, shard: number, page: number, recipients: number): Promise<boolean>;
   /** Records that a shard's fan-out finished (once) and counts it down. */
   completeFanoutShard(id: string, shard: number): Promise<void>;
+  /** Shards whose fan-out finished, from their markers (the source of truth for completion). */
+  fanoutShardsDone(id: string): Promise<number>;
   /** Broadcasts whose status is `sending` (completion checks). */
   listSending(): Promise<Broadcast[]>;
 }

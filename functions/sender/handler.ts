@@ -12,7 +12,8 @@ const process = sqsHandler('send', SendMessageSchema, async (message) => {
 
 /**
  * The sender: one recipient per message, claimed before the provider call (sender.ts). A
- * held claim or a transient provider error fails the message, which SQS delivers again.
+ * transient provider error fails the message, which SQS delivers again; a held claim or a
+ * rate limit puts it back on the queue with a delay.
  */
 export const handler: typeof process = async (event, context) => {
   try {

@@ -142,7 +142,7 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
     onFire: async (_name, payload) => {
       await startHandler(payload);
     },
-    store: new DynamoDbScheduleStore(DynamoDBDocumentClient.from(dynamo.client), LOCAL_TABLE_NAME),
+    store: new DynamoDbScheduleStore(DynamoDBDocumentClient.from(dynamo.rawClient), LOCAL_TABLE_NAME),
     clock: options.clock,
   });
   // The public URL is known once the server listens; links are built after that.

@@ -70,6 +70,9 @@ function messageEvents(change: OutboxChange): BusEvent[] {
   const events: BusEvent[] = [];
   const status = typeof after.status === 'string' ? after.status : undefined;
   const type = status !== undefined && status !== before.status ? MESSAGE_STATUS_EVENTS[status] : undefined;
+  // Feedback can move a message past `sent` in one step (a Delivery applied first): it was sent all the same.
+  const wasSent = before.status === 'sent' || before.status === 'delivered' || before.status === 'bounced' || before.status === 'complained';
+  if (type && status !== 'sent' && !wasSent) events.push({ detailType: 'Message Sent', detail: { ...detail, status: 'sent', timestamp: change.changedAt }, time: change.changedAt });
   if (type) events.push({ detailType: type, detail: { ...detail, status, timestamp: change.changedAt }, time: change.changedAt });
   if (after.openedAt !== undefined && before.openedAt === undefined) events.push({ detailType: 'Message Opened', detail: { ...detail, timestamp: after.openedAt }, time: change.changedAt });
   if (after.clickedAt !== undefined && before.clickedAt === undefined) events.push({ detailType: 'Message Clicked', detail: { ...detail, timestamp: after.clickedAt }, time: change.changedAt });

@@ -191,9 +191,6 @@ export class Messaging extends Construct {
     super(scope, id);
     this.props = props;
     const stack = Stack.of(this);
-    if (SENDER_SETTINGS.maxReceiveCount * SENDER_SETTINGS.timeout.toSeconds() * 6 <= SENDER_SETTINGS.claimGrace.toSeconds()) {
-      throw new Error(`${this.node.path}: a held claim must expire before the send message is dead-lettered.`);
-    }
 
     this.fromAddress = fromAddress(props.senderEmail);
     this.sesIdentityArns = sesIdentities(props.senderEmail).map((identity) =>

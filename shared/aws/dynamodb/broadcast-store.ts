@@ -49,6 +49,8 @@ export class DynamoBroadcastStore extends EntityTable<Broadcast> implements Broa
   }
 
   async completeFanoutShard(id: string, shard: number): Promise<void> {
+    // The marker is what completion counts; `fanoutRemaining` is progress for people, and a
+    // crash between the two writes only leaves that figure one too high.
     if (!(await this.putOnce({ pk: broadcastPk(id), sk: fanoutDoneSk(shard), itemType: 'fanoutShardDone' }))) return;
     try {
       await this.documents.send(
@@ -65,6 +67,19 @@ export class DynamoBroadcastStore extends EntityTable<Broadcast> implements Broa
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
+  }
+
+  async fanoutShardsDone(id: string): Promise<number> {
+    const out = await this.documents.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': broadcastPk(id), ':prefix': 'FANOUTDONE#' },
+        Select: 'COUNT',
+        ConsistentRead: true,
+      }),
+    );
+    return out.Count ?? 0;
   }
 
   async listSending(): Promise<Broadcast[]> {

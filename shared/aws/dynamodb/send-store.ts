@@ -4,12 +4,19 @@ import type { Counts, SendRecord, SendStatus } from '../../domain/broadcast/broa
 import type { SendRecordKey, SendStore } from '../../ports';
 import { COUNTER_SK, paddedSequence, profilePk, sendPk } from './keys';
 
+/** Send records are kept 90 days: long enough for late feedback and audits, then DynamoDB TTL removes them. */
+const SEND_RECORD_TTL_SECONDS = 90 * 86_400;
+
+function expiresAt(): number {
+  return Math.floor(Date.now() / 1000) + SEND_RECORD_TTL_SECONDS;
+}
+
 function keyOf(key: SendRecordKey): { pk: string; sk: string } {
   return { pk: sendPk(key.broadcastId, key.shard), sk: profilePk(key.ref) };
 }
 
 function recordFrom(item: Record<string, unknown>): SendRecord {
-  const { pk: _pk, sk: _sk, itemType: _t, ...rest } = item;
+  const { pk: _pk, sk: _sk, itemType: _t, expiresAt: _e, ...rest } = item;
   return rest as unknown as SendRecord;
 }
 
@@ -53,7 +60,9 @@ export class DynamoSendStore implements SendStore {
 
   create(key: SendRecordKey, record: SendRecord): Promise<boolean> {
     return conditional(() =>
-      this.client.send(new PutCommand({ TableName: this.tableName, Item: { ...record, ...keyOf(key), itemType: 'sendRecord' }, ConditionExpression: 'attribute_not_exists(pk)' })),
+      this.client.send(
+        new PutCommand({ TableName: this.tableName, Item: { ...record, ...keyOf(key), itemType: 'sendRecord', expiresAt: expiresAt() }, ConditionExpression: 'attribute_not_exists(pk)' }),
+      ),
     );
   }
 
@@ -62,7 +71,7 @@ export class DynamoSendStore implements SendStore {
       this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...record, ...keyOf(key), itemType: 'sendRecord' },
+          Item: { ...record, ...keyOf(key), itemType: 'sendRecord', expiresAt: expiresAt() },
           ConditionExpression: '#status = :sending AND claimedAt = :stale',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':sending': 'sending', ':stale': staleClaimedAt },

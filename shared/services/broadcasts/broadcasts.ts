@@ -172,13 +172,12 @@ export async function updateBroadcast(deps: BroadcastDeps, id: string, patch: z.
     ...(patch.rateLimitPerSecond ? { rateLimitPerSecond: patch.rateLimitPerSecond } : {}),
     updatedAt: now.toISOString(),
   });
-  if (patch.sendAt !== undefined) {
-    // A new schedule (named by version) replaces the old one; a start for an old version is a no-op.
-    await deps.scheduler.cancel(scheduleName(current));
-    const at = startTime(saved);
-    if (at.getTime() <= now.getTime() + 60_000) await startBroadcast(deps, id);
-    else await deps.scheduler.scheduleOnce(scheduleName(saved), at, { kind: 'broadcast-start', broadcastId: id, version: saved.version });
-  }
+  // Every edit moves the version, and a start for an old version is a no-op: the schedule
+  // (named by version) is replaced whatever changed.
+  await deps.scheduler.cancel(scheduleName(current));
+  const at = startTime(saved);
+  if (at.getTime() <= now.getTime() + 60_000) await startBroadcast(deps, id);
+  else await deps.scheduler.scheduleOnce(scheduleName(saved), at, { kind: 'broadcast-start', broadcastId: id, version: saved.version });
   return broadcastView(deps, saved);
 }
 
@@ -202,13 +201,19 @@ export async function cancelBroadcast(deps: BroadcastDeps, id: string): Promise<
 /** The schedule fired: the snapshot starts, one fan-out message per audience shard. */
 export async function startBroadcast(deps: BroadcastDeps, id: string, version?: number): Promise<'started' | 'not-scheduled'> {
   const current = await deps.broadcasts.get(id);
-  if (!current || current.status !== 'scheduled' || (version !== undefined && version !== current.version)) return 'not-scheduled';
-  const now = deps.clock.now().toISOString();
-  try {
-    await deps.broadcasts.save({ ...current, status: 'sending', startedAt: now, updatedAt: now });
-  } catch (error) {
-    if (error instanceof ConcurrentUpdateError) return 'not-scheduled';
-    throw error;
+  if (!current) return 'not-scheduled';
+  // A start that failed after marking the broadcast `sending` is retried: the fan-out messages
+  // are sent again (fan-out pages and sends are idempotent).
+  const retry = current.status === 'sending' && (await deps.broadcasts.fanoutShardsDone(id)) === 0;
+  if (!retry) {
+    if (current.status !== 'scheduled' || (version !== undefined && version !== current.version)) return 'not-scheduled';
+    const now = deps.clock.now().toISOString();
+    try {
+      await deps.broadcasts.save({ ...current, status: 'sending', startedAt: now, updatedAt: now });
+    } catch (error) {
+      if (error instanceof ConcurrentUpdateError) return 'not-scheduled';
+      throw error;
+    }
   }
   const messages = Array.from({ length: AUDIENCE_SHARD_COUNT }, (_, shard): FanoutMessage => ({ kind: 'snapshot', broadcastId: id, shard, page: 0 }));
   await deps.queue.send('fanout', messages.map((body) => ({ body })));
@@ -248,7 +253,7 @@ export async function processFanout(deps: BroadcastDeps, message: FanoutMessage)
 export async function checkCompletion(deps: BroadcastDeps): Promise<string[]> {
   const completed: string[] = [];
   for (const b of await deps.broadcasts.listSending()) {
-    if (b.fanoutRemaining > 0) continue;
+    if ((await deps.broadcasts.fanoutShardsDone(b.id)) < AUDIENCE_SHARD_COUNT) continue;
     const counts = await deps.broadcasts.counts(b);
     const outcomes = counts.sent + counts.failed + counts.skippedNoAddress + counts.skippedSuppressed + counts.skippedUnsubscribed;
     if (outcomes < counts.recipients) continue;

@@ -120,6 +120,8 @@ export async function applyDeliveryFact(deps: FeedbackDeps, fact: DeliveryFact |
   if (fact.clicked && !entry.clickedAt) firsts.clickedAt = now;
   if (Object.keys(firsts).length > 0) await deps.messageLog.update(ref, fact.messageId, firsts);
   const status = fact.status;
+  // SES can still reject a message it accepted (Reject, Rendering Failure): sent → failed.
+  if (status === 'failed') await deps.messageLog.update(ref, fact.messageId, { status }, ['sending', 'sent']);
   const advances = status !== undefined && RANK[status] > RANK[entry.status];
   if (status && advances) {
     const lower = (Object.keys(RANK) as Array<MessageLogEntry['status']>).filter((s) => RANK[s] < RANK[status]);

@@ -130,7 +130,12 @@ export async function processSendMessage(deps: SenderDeps, message: SendMessage)
   const profile = await deps.profiles.getProfile(ref);
   const reason = await skipReason(deps, profile, broadcast.channel);
   if (reason) {
-    await deps.sends.create(key, { status: 'skipped', skipReason: reason });
+    const skipped: SendRecord = { status: 'skipped', skipReason: reason };
+    // A stale claim (its sender died before calling the provider) is replaced by the outcome.
+    if (existing) {
+      if (!(await deps.sends.takeOver(key, existing.claimedAt ?? '', skipped))) return 'done-before';
+      if (existing.messageId) await deps.messageLog.update(ref, existing.messageId, { status: 'failed' }, ['sending']);
+    } else if (!(await deps.sends.create(key, skipped))) return 'done-before';
     return 'skipped';
   }
 
