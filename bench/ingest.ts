@@ -267,7 +267,7 @@ export async function run(): Promise<void> {
       `${CONCURRENCY} batches in flight\n`,
   );
 
-  const engine = await startLocalEngine({ port: 0, dynamodbPort: 0 });
+  const engine = await startLocalEngine({ port: 0, dynamodbPort: 0, sesPort: 0 });
   const counters: Counters = {
     app: new RequestCounter('app').install(engine.dynamo.client),
     raw: new RequestCounter('raw').install(engine.dynamo.rawClient),

@@ -231,7 +231,9 @@ export function generateProfiles(random: Random, count: number, nowMs: number): 
       const name = weightedEventName(random);
       // Recent activity is denser: a quarter of the events fall in the last two days.
       const ago = chance(random, 0.25) ? random() * 2 * DAY_MS : random() * 120 * DAY_MS;
-      const event: EvaluationEvent = { event: name, timestamp: isoAgo(nowMs, ago), properties: eventProperties(random, name, nowMs) };
+      // `time` as the DynamoDB loader sets it: parsed once per load, not per evaluation.
+      const timestamp = isoAgo(nowMs, ago);
+      const event: EvaluationEvent = { event: name, timestamp, time: Date.parse(timestamp), properties: eventProperties(random, name, nowMs) };
       const list = events.get(name);
       if (list) list.push(event);
       else events.set(name, [event]);

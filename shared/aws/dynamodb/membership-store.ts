@@ -137,7 +137,8 @@ export class DynamoMembershipStore implements MembershipStore {
       );
       for (const item of out.Items ?? []) {
         if (item.event !== name) continue;
-        events.push({ event: name, timestamp: String(item.timestamp), properties: (item.properties as Record<string, unknown> | undefined) ?? {} });
+        const timestamp = String(item.timestamp);
+        events.push({ event: name, timestamp, time: Date.parse(timestamp), properties: (item.properties as Record<string, unknown> | undefined) ?? {} });
       }
       start = out.LastEvaluatedKey;
     } while (start);

@@ -54,7 +54,13 @@ export interface EvaluationEvent {
   event: string;
   /** ISO-8601 in UTC. */
   timestamp: string;
+  /** `timestamp` in epoch ms, when the loader already parsed it (saves a parse per evaluation). */
+  time?: number;
   properties: Record<string, unknown>;
+}
+
+function timeOf(event: EvaluationEvent): number {
+  return event.time ?? Date.parse(event.timestamp);
 }
 
 export interface EvaluationInput {
@@ -353,7 +359,7 @@ export function entriesToFlip(op: CountOp, n: number, count: number): number {
 
 function timestampAt(events: readonly EvaluationEvent[], index: number): number {
   const event = events[index];
-  return event === undefined ? NaN : Date.parse(event.timestamp);
+  return event === undefined ? NaN : timeOf(event);
 }
 
 /** The first index in [from, to) whose timestamp is after `x` (events ascend by timestamp). */
@@ -420,7 +426,7 @@ function compileEvent(rule: EventRule): Predicate {
       for (let i = hi; i < total; i++) {
         const event = events[i];
         if (event !== undefined && (where === undefined || where(event.properties, ctx))) {
-          next = Math.min(next, Date.parse(event.timestamp));
+          next = Math.min(next, timeOf(event));
           break;
         }
       }
@@ -429,7 +435,7 @@ function compileEvent(rule: EventRule): Predicate {
       let k = entriesToFlip(countOp, n, count);
       for (let i = hi; k > 0 && i < total; i++) {
         const event = events[i];
-        if (event !== undefined && (where === undefined || where(event.properties, ctx)) && --k === 0) next = Math.min(next, Date.parse(event.timestamp));
+        if (event !== undefined && (where === undefined || where(event.properties, ctx)) && --k === 0) next = Math.min(next, timeOf(event));
       }
     }
     if (next < ctx.next) ctx.next = next;
