@@ -43,27 +43,8 @@ import { executionArnOf, LIVE_ALIAS } from '../../shared/aws/sfn/workflow-engine
 import { systemClock, type Clock, type ExecutionDescription, type ExecutionStatus, type WorkflowEngine } from '../../shared/ports';
 import type { JsonObject, JsonValue } from '../../statemachines/asl';
 
-// ---- Node 20: Promise.withResolvers (ES2024), which aws-local-stepfunctions calls in every Task.
-
-interface Resolvers<T> {
-  promise: Promise<T>;
-  resolve: (value: T | PromiseLike<T>) => void;
-  reject: (reason?: unknown) => void;
-}
-
-function withResolvers<T>(): Resolvers<T> {
-  let resolve: Resolvers<T>['resolve'] = () => undefined;
-  let reject: Resolvers<T>['reject'] = () => undefined;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-if (typeof Reflect.get(Promise, 'withResolvers') !== 'function') {
-  Object.defineProperty(Promise, 'withResolvers', { value: withResolvers, writable: true, configurable: true });
-}
+// Node 20: aws-local-stepfunctions needs Promise.withResolvers (ES2024).
+import { withResolvers } from './promise-polyfill';
 
 // ---- Types ---------------------------------------------------------------------------------
 

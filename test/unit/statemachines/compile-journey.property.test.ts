@@ -1,4 +1,4 @@
-import '../../helpers/promise-polyfill';
+import '../../../infra/local/promise-polyfill';
 import fc from 'fast-check';
 import { validateJourney, WEEKDAYS, type JourneyDefinition, type JourneyStep, type SplitStep } from '../../../shared/domain/journey/definition';
 import { compileJourneyWithMap } from '../../../statemachines/compile-journey';

@@ -1,4 +1,4 @@
-import '../../helpers/promise-polyfill';
+import '../../../infra/local/promise-polyfill';
 import { performance } from 'node:perf_hooks';
 import type { JourneyDefinition, JourneyStep } from '../../../shared/domain/journey/definition';
 import { ValidationError } from '../../../shared/errors';

@@ -1,4 +1,4 @@
-import '../../helpers/promise-polyfill';
+import '../../../infra/local/promise-polyfill';
 
 describe('the Promise.withResolvers polyfill', () => {
   it('gives a promise with its resolve and reject', async () => {

@@ -1,4 +1,4 @@
-import '../../helpers/promise-polyfill';
+import '../../../infra/local/promise-polyfill';
 import aslValidator from 'asl-validator';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { CompiledJourney } from '../../../statemachines/compile-journey';

@@ -1,4 +1,4 @@
-import '../../helpers/promise-polyfill';
+import '../../../infra/local/promise-polyfill';
 import type { JourneyDefinition } from '../../../shared/domain/journey/definition';
 import { compileJourneyWithMap } from '../../../statemachines/compile-journey';
 import { OPTIONS } from './fixtures';

@@ -1,7 +1,7 @@
 /**
  * `Promise.withResolvers` (ES2024) for Node 20: aws-local-stepfunctions 3.0.0 calls it in
- * every Task state (its engines say Node 22). Defined only when missing. Import it before
- * running a state machine: `import '../../helpers/promise-polyfill';`.
+ * every Task state (its engines say Node 22). Defined only when missing. Imported by the local
+ * workflow runner, and by tests that run a state machine before anything else.
  */
 
 interface Resolvers<T> {
@@ -10,7 +10,7 @@ interface Resolvers<T> {
   reject: (reason?: unknown) => void;
 }
 
-function withResolvers<T>(): Resolvers<T> {
+export function withResolvers<T>(): Resolvers<T> {
   let resolve: Resolvers<T>['resolve'] = () => undefined;
   let reject: Resolvers<T>['reject'] = () => undefined;
   const promise = new Promise<T>((res, rej) => {
@@ -25,4 +25,3 @@ if (!('withResolvers' in Promise) || typeof Reflect.get(Promise, 'withResolvers'
   Object.defineProperty(Promise, 'withResolvers', { value: withResolvers, writable: true, configurable: true });
 }
 
-export {};
