@@ -180,6 +180,19 @@ describe('a broadcast', () => {
     expect(done.body.counts).toMatchObject({ recipients: 1, sent: 1, delivered: 1 });
   });
 
+  it('ends as failed when the provider refuses every recipient', async () => {
+    const tag = uid('tag');
+    const userId = uid('refused');
+    await engine.ingest('/v1/identify', { userId, traits: { tag, phone: '+14155550142' } });
+    const audience = await audienceOf(tag);
+    const template = await engine.api('POST', '/v1/templates', { name: 'SMS', channel: 'sms', body: 'Hello' });
+    engine.smsOutbox.failNext(1, 'permanent');
+    const broadcast = await engine.api('POST', '/v1/broadcasts', { name: 'Refused', audience, template: template.body.id });
+    const done = await until(() => engine.api('GET', `/v1/broadcasts/${broadcast.body.id}`), (r) => r.body.status !== 'sending');
+    expect(done.body).toMatchObject({ status: 'failed', counts: { recipients: 1, sent: 0, failed: 1 } });
+    expect((await engine.api('GET', `/v1/profiles/${userId}/messages`)).body.items[0]).toMatchObject({ status: 'failed' });
+  });
+
   it('is scheduled, can be cancelled before it starts, and then 409s further changes', async () => {
     const tag = uid('tag');
     const audience = await audienceOf(tag);

@@ -249,7 +249,10 @@ export async function processFanout(deps: BroadcastDeps, message: FanoutMessage)
   return members.length;
 }
 
-/** A sending broadcast is sent when its snapshot is complete and every recipient has an outcome. */
+/**
+ * A sending broadcast is done when its snapshot is complete and every recipient has an outcome:
+ * `sent`, or `failed` when there were recipients and the provider refused every one of them.
+ */
 export async function checkCompletion(deps: BroadcastDeps): Promise<string[]> {
   const completed: string[] = [];
   for (const b of await deps.broadcasts.listSending()) {
@@ -259,7 +262,8 @@ export async function checkCompletion(deps: BroadcastDeps): Promise<string[]> {
     if (outcomes < counts.recipients) continue;
     try {
       const now = deps.clock.now().toISOString();
-      const saved = await deps.broadcasts.save({ ...b, status: 'sent', completedAt: now, updatedAt: now });
+      const status = counts.recipients > 0 && counts.failed === counts.recipients ? 'failed' : 'sent';
+      const saved = await deps.broadcasts.save({ ...b, status, completedAt: now, updatedAt: now });
       await markUse(deps, saved, false);
       completed.push(b.id);
     } catch (error) {
