@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, PutCommand, QueryCommand, UpdateCommand, type BatchGetCommandOutput, type DynamoDBDocumentClient, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, PutCommand, QueryCommand, UpdateCommand, type BatchGetCommandOutput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from './query-all';
 import { COUNT_FIELDS, zeroCounts, type Broadcast, type Counts } from '../../domain/broadcast/broadcast';
 import type { BroadcastStore } from '../../ports';
 import { EntityTable } from './entity-table';
@@ -26,21 +27,14 @@ export class DynamoBroadcastStore extends EntityTable<Broadcast> implements Broa
       pending = out.UnprocessedKeys?.[this.table]?.Keys;
     }
     // Recipients: what the fan-out pages enqueued (one marker per page).
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out: QueryCommandOutput = await this.documents.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': broadcastPk(broadcast.id), ':prefix': FANOUT_SK_PREFIX },
-          ProjectionExpression: 'recipients',
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) total.recipients += typeof item.recipients === 'number' ? item.recipients : 0;
-      start = out.LastEvaluatedKey;
-    } while (start);
+    const pages = await queryAll(this.documents, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': broadcastPk(broadcast.id), ':prefix': FANOUT_SK_PREFIX },
+      ProjectionExpression: 'recipients',
+      ConsistentRead: true,
+    });
+    for (const item of pages) total.recipients += typeof item.recipients === 'number' ? item.recipients : 0;
     return total;
   }
 

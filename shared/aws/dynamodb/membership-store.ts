@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from './query-all';
 import type { EvaluationEvent } from '../../domain/audience/evaluate';
 import type { ProfileRef } from '../../domain/profile/profile';
 import type { MembershipStore, ProfileAudienceState } from '../../ports';
@@ -33,25 +34,18 @@ export class DynamoMembershipStore implements MembershipStore {
   async state(ref: ProfileRef): Promise<ProfileAudienceState> {
     const memberships = new Map<string, { enteredAt: string }>();
     const timers = new Map<string, string>();
-    let start: Record<string, unknown> | undefined;
-    do {
-      // `AUD#` and `AUDT#` share the prefix `AUD`: one query reads both.
-      const out: QueryCommandOutput = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': profilePk(ref), ':prefix': 'AUD' },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        const sk = String(item.sk);
-        if (sk.startsWith(MEMBERSHIP_SK_PREFIX)) memberships.set(sk.slice(MEMBERSHIP_SK_PREFIX.length), { enteredAt: String(item.enteredAt) });
-        else if (sk.startsWith(TIMER_SK_PREFIX)) timers.set(sk.slice(TIMER_SK_PREFIX.length), String(item.dueAt));
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    // `AUD#` and `AUDT#` share the prefix `AUD`: one query reads both.
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': profilePk(ref), ':prefix': 'AUD' },
+      ConsistentRead: true,
+    });
+    for (const item of items) {
+      const sk = String(item.sk);
+      if (sk.startsWith(MEMBERSHIP_SK_PREFIX)) memberships.set(sk.slice(MEMBERSHIP_SK_PREFIX.length), { enteredAt: String(item.enteredAt) });
+      else if (sk.startsWith(TIMER_SK_PREFIX)) timers.set(sk.slice(TIMER_SK_PREFIX.length), String(item.dueAt));
+    }
     return { memberships, timers };
   }
 
@@ -119,53 +113,40 @@ export class DynamoMembershipStore implements MembershipStore {
 
   async eventsNamed(ref: ProfileRef, name: string, sinceIso: string | null): Promise<EvaluationEvent[]> {
     const { from, to } = eventNameRange(name, sinceIso);
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      IndexName: EVENTS_BY_NAME_INDEX.name,
+      KeyConditionExpression: 'pk = :pk AND esk BETWEEN :from AND :to',
+      ExpressionAttributeNames: { '#event': 'event', '#timestamp': 'timestamp' },
+      ExpressionAttributeValues: { ':pk': profilePk(ref), ':from': from, ':to': to },
+      ProjectionExpression: '#event, #timestamp, properties',
+      // Strongly consistent (an LSI allows it): the event being evaluated must be seen.
+      ConsistentRead: true,
+    });
     const events: EvaluationEvent[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out: QueryCommandOutput = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: EVENTS_BY_NAME_INDEX.name,
-          KeyConditionExpression: 'pk = :pk AND esk BETWEEN :from AND :to',
-          ExpressionAttributeNames: { '#event': 'event', '#timestamp': 'timestamp' },
-          ExpressionAttributeValues: { ':pk': profilePk(ref), ':from': from, ':to': to },
-          ProjectionExpression: '#event, #timestamp, properties',
-          // Strongly consistent (an LSI allows it): the event being evaluated must be seen.
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        if (item.event !== name) continue;
-        const timestamp = String(item.timestamp);
-        events.push({ event: name, timestamp, time: Date.parse(timestamp), properties: (item.properties as Record<string, unknown> | undefined) ?? {} });
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for (const item of items) {
+      if (item.event !== name) continue;
+      const timestamp = String(item.timestamp);
+      events.push({ event: name, timestamp, time: Date.parse(timestamp), properties: (item.properties as Record<string, unknown> | undefined) ?? {} });
+    }
     return events;
   }
 
   async dueTimers(shard: number, now: Date, limit: number): Promise<Array<{ ref: ProfileRef; audienceId: string; dueAt: string }>> {
-    const timers: Array<{ ref: ProfileRef; audienceId: string; dueAt: string }> = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out: QueryCommandOutput = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: GSI1.name,
-          KeyConditionExpression: 'gsi1pk = :partition AND gsi1sk < :due',
-          ExpressionAttributeValues: { ':partition': timerPartition(shard), ':due': timersDueBound(now) },
-          Limit: limit - timers.length,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        const ref = parseProfilePk(String(item.pk));
-        if (ref) timers.push({ ref, audienceId: String(item.audienceId), dueAt: String(item.dueAt) });
-      }
-      start = out.LastEvaluatedKey;
-    } while (start && timers.length < limit);
-    return timers;
+    const items = await queryAll(
+      this.client,
+      {
+        TableName: this.tableName,
+        IndexName: GSI1.name,
+        KeyConditionExpression: 'gsi1pk = :partition AND gsi1sk < :due',
+        ExpressionAttributeValues: { ':partition': timerPartition(shard), ':due': timersDueBound(now) },
+      },
+      limit,
+    );
+    return items.flatMap((item) => {
+      const ref = parseProfilePk(String(item.pk));
+      return ref ? [{ ref, audienceId: String(item.audienceId), dueAt: String(item.dueAt) }] : [];
+    });
   }
 
   private identity(ref: ProfileRef): Record<string, string> {

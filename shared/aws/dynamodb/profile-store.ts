@@ -7,7 +7,6 @@ import {
   QueryCommand,
   ScanCommand,
   type DynamoDBDocumentClient,
-  type QueryCommandOutput,
   type BatchWriteCommandInput,
   type BatchWriteCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
@@ -15,6 +14,7 @@ import type { Profile, ProfileRef, Subscriptions } from '../../domain/profile/pr
 import { ConcurrentUpdateError } from '../../errors';
 import type { Membership, Page, PageRequest, ProfileStore, StoredEvent } from '../../ports';
 import { decodeCursor, encodeCursor } from './cursor';
+import { queryAll } from './query-all';
 import {
   ALIAS_SK_PREFIX,
   EVENT_SK_PREFIX,
@@ -303,21 +303,11 @@ export class DynamoProfileStore implements ProfileStore {
     return { items: profiles, nextCursor: encodeCursor(out.LastEvaluatedKey) };
   }
 
-  private async queryAll(pk: string, prefix: string): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out: QueryCommandOutput = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': pk, ':prefix': prefix },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(out.Items ?? []));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+  private queryAll(pk: string, prefix: string): Promise<Record<string, unknown>[]> {
+    return queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': pk, ':prefix': prefix },
+    });
   }
 }

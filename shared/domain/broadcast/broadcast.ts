@@ -107,10 +107,6 @@ export function countsView(c: Counts): Record<string, unknown> {
   };
 }
 
-export function isTerminal(record: SendRecord): boolean {
-  return record.status === 'sent' || record.status === 'failed' || record.status === 'skipped';
-}
-
 /**
  * With `localTime`, the moment a recipient gets the broadcast: `sendAt`'s wall-clock time (as
  * written, in its own offset) in the recipient's time zone. Without a valid zone, `sendAt` itself.

@@ -338,11 +338,6 @@ function parseLiquid(source: string): Template[] {
   return parsed;
 }
 
-/** Empties the parsed-template cache (tests, or after a deploy that changed the engine). */
-export function clearTemplateCache(): void {
-  parseCache.clear();
-}
-
 interface LiquidErrorDescription {
   line?: number;
   col?: number;
