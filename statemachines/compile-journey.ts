@@ -33,6 +33,8 @@ export interface JourneyExecutionInput {
    * audience entry `{audience, enteredAt}`. Always present: sends and holds pass it on.
    */
   entry: Record<string, unknown>;
+  /** The key of the run's item (`{pk, sk}`): sends read the profile key, record states update it. */
+  run: { pk: string; sk: string };
 }
 
 export interface CompileJourneyOptions {
@@ -121,7 +123,7 @@ export function compileJourneyWithMap(definition: JourneyDefinition, options: Co
     return step !== undefined && stepTargets(step).some(({ target }) => target === null);
   });
   const endName = endsSomewhere ? names.allocate(END_LABEL) : undefined;
-  const recordArn = options.resources.recordStepFunctionArn;
+  const runTable = options.resources.runTableName;
 
   const plans = order.map((stepId) => {
     const step = steps[stepId];
@@ -137,8 +139,8 @@ export function compileJourneyWithMap(definition: JourneyDefinition, options: Co
     let specs = emitStep(step, ctx);
     const first = specs[0];
     if (first === undefined) throw new Error(`no state for step "${stepId}"`);
-    if (recordArn !== undefined && recordsOnEntry(step)) {
-      specs = [{ key: 'record', label: `Record: ${first.label}`, build: (links) => recordState(ctx, recordArn, { stepType: step.type }, links.own(first.key)) }, ...specs];
+    if (runTable !== undefined && recordsOnEntry(step)) {
+      specs = [{ key: 'record', label: `Record: ${first.label}`, build: (links) => recordState(ctx, runTable, { outcome: null }, links.own(first.key)) }, ...specs];
     }
     // Names are handed out step by step in reading order: the first "Wait 3 days" keeps its name.
     const allocated = new Map(specs.map((spec) => [spec.key, names.allocate(spec.label)]));

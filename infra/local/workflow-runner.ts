@@ -56,6 +56,7 @@ export const LOCAL_WAIT_RESOURCE = 'arn:aws:states:::engage-local:wait';
 const SQS_SEND_MESSAGE = 'arn:aws:states:::sqs:sendMessage';
 const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 const LAMBDA_INVOKE_WAIT_FOR_TOKEN = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+const DYNAMODB_UPDATE_ITEM = 'arn:aws:states:::dynamodb:updateItem';
 const LAMBDA_FUNCTION_ARN = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+(:[^:]+)?$/;
 /** Step Functions' limit on execution input. */
 const MAX_INPUT_BYTES = 262_144;
@@ -132,6 +133,12 @@ export interface LocalWorkflowRunnerOptions {
   sendMessage(queueUrl: string, body: JsonValue, context: LocalSendContext): Promise<{ messageId?: string } | void> | { messageId?: string } | void;
   /** Lambda tasks: returns what the function returns (the integration's `Payload`). A thrown error's `name` is the ASL error. */
   invoke(functionArn: string, payload: JsonValue, context: LocalInvokeContext): Promise<JsonValue | void> | JsonValue | void;
+  /**
+   * `dynamodb:updateItem` tasks: the parameters as the ASL built them (DynamoDB JSON, as the
+   * UpdateItem API takes them). A thrown error's `name` becomes `DynamoDB.<name>`, as on AWS.
+   * @default - such a state fails with `DynamoDB.ResourceNotFoundException`
+   */
+  updateItem?(parameters: JsonObject, context: LocalTaskContext): Promise<JsonValue | void> | JsonValue | void;
   /** Status changes and states entered (counts per step, completion). Errors are logged, never fail a run. */
   onChange?(execution: LocalExecution, change: LocalExecutionChange): void;
   /** ENGAGE_TIME_SCALE: run time passes this many times faster (86400: a day per second). Default 1. */
@@ -167,6 +174,7 @@ type TaskKind =
   | { kind: 'invoke' }
   | { kind: 'token' }
   | { kind: 'function'; functionArn: string }
+  | { kind: 'dynamodb' }
   | { kind: 'wait'; field: 'seconds' | 'timestamp' };
 
 interface Machine {
@@ -460,6 +468,15 @@ export class LocalWorkflowRunner implements WorkflowEngine {
         const result = await this.options.invoke(task.functionArn, parameters, { ...context, invocationType: 'RequestResponse' });
         return result ?? null;
       }
+      case 'dynamodb': {
+        if (this.options.updateItem === undefined) throw new NamedError('DynamoDB.ResourceNotFoundException', `state "${stateName}": no local table`);
+        if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters)) throw new NamedError('States.Runtime', `state "${stateName}": parameters must be an object`);
+        try {
+          return (await this.options.updateItem(parameters, context)) ?? {};
+        } catch (error) {
+          throw new NamedError(`DynamoDB.${error instanceof Error ? error.name : 'AmazonDynamoDBException'}`, error instanceof Error ? error.message : String(error));
+        }
+      }
       case 'token':
         return this.waitForToken(run, stateName, parameters, placeholder);
       case 'wait':
@@ -749,6 +766,7 @@ function taskKind(name: string, state: JsonObject): TaskKind {
   if (resource === SQS_SEND_MESSAGE) return { kind: 'sqs' };
   if (resource === LAMBDA_INVOKE) return { kind: 'invoke' };
   if (resource === LAMBDA_INVOKE_WAIT_FOR_TOKEN) return { kind: 'token' };
+  if (resource === DYNAMODB_UPDATE_ITEM) return { kind: 'dynamodb' };
   if (typeof resource === 'string' && LAMBDA_FUNCTION_ARN.test(resource)) return { kind: 'function', functionArn: resource };
   throw new NamedError('InvalidDefinition', `Task state "${name}": resource ${JSON.stringify(resource ?? null)} has no local implementation`);
 }

@@ -1,5 +1,6 @@
 import type { BranchStep } from '../../shared/domain/journey/definition';
 import type { ChoiceRule } from '../asl';
+import { DEFAULT_BRANCH } from '../../shared/domain/journey/definition';
 import { dataPath, LAMBDA_INVOKE, LAMBDA_RETRY, outcomeTarget, runFields, toJson, type EmitContext, type Links, type StateSpec } from './common';
 
 /** `Still has cart?`; several branches read `Gold? / Silver?`. */
@@ -19,8 +20,8 @@ export function branchQuestion(step: BranchStep): string {
 export function emitBranch(step: BranchStep, ctx: EmitContext): StateSpec[] {
   const question = branchQuestion(step);
   const path = `${dataPath('branch', ctx.stepId)}.index`;
-  const branchOutcomes = step.branches.map((branch, i) => outcomeTarget(ctx, `record-${i}`, `Record branch: ${branch.name}`, { branch: branch.name }, branch.next));
-  const defaultOutcome = outcomeTarget(ctx, 'record-default', 'Record branch: default', { branch: null }, step.default);
+  const branchOutcomes = step.branches.map((branch, i) => outcomeTarget(ctx, `record-${i}`, `Record branch: ${branch.name}`, branch.name, branch.next));
+  const defaultOutcome = outcomeTarget(ctx, 'record-default', 'Record branch: default', DEFAULT_BRANCH, step.default);
   const outcomes = [...branchOutcomes, defaultOutcome];
   const choices = (links: Links): ChoiceRule[] => branchOutcomes.map((outcome, i) => ({ Variable: path, NumericEquals: i, Next: outcome.next(links) }));
   return [

@@ -16,12 +16,15 @@ export interface JourneyResources {
   /** Evaluates the rules of a `branch` step on fresh profile data. */
   checkConditionFunctionArn: string;
   /**
-   * When set, every step reached (and every branch and variant taken) is reported to this
-   * function, invoked asynchronously (`InvocationType: Event`): one more state transition per
-   * step, and a failure to record never fails a run.
-   * @default - nothing is recorded; counts come from the execution history.
+   * When set, every step reached (and every branch and variant taken) is written to the run's
+   * item in this DynamoDB table with the native `dynamodb:updateItem` integration (no Lambda):
+   * `SET currentStep, stepOutcome` on the key the execution input carries in `run`
+   * (`{pk, sk}`), only while the run is `running`. The item change reaches the stream, which
+   * counts it and publishes `Journey Step Reached`. One more state transition per step; a
+   * failed write never fails a run.
+   * @default - nothing is recorded
    */
-  recordStepFunctionArn?: string;
+  runTableName?: string;
 }
 
 /** Everything an emitter may read about the step it compiles. */
@@ -119,19 +122,55 @@ export function toJson(value: unknown): JsonValue {
   throw new Error(`not JSON: ${typeof value}`);
 }
 
+export const DYNAMODB_UPDATE_ITEM = 'arn:aws:states:::dynamodb:updateItem';
+
+/** Transient DynamoDB errors of the service integration (a failed condition is not retried). */
+export const DYNAMODB_RETRY: Retrier[] = [
+  {
+    ErrorEquals: [
+      'DynamoDB.ProvisionedThroughputExceededException',
+      'DynamoDB.ThrottlingException',
+      'DynamoDB.RequestLimitExceeded',
+      'DynamoDB.InternalServerErrorException',
+      'DynamoDB.SdkClientException',
+    ],
+    IntervalSeconds: 1,
+    MaxAttempts: 4,
+    BackoffRate: 2,
+    JitterStrategy: 'FULL',
+  },
+];
+
+/** What a record state writes: the step reached, with the branch or variant taken (`null` for other steps). */
+export interface RecordedOutcome {
+  outcome: string | null;
+}
+
 /**
- * A fire-and-forget report that a step was reached (or a branch or variant taken), when
- * `recordStepFunctionArn` is set. Recording must never stop a journey: errors are caught and
- * the run goes on to `next`.
+ * A record that the run reached a step (or took a branch or variant): a native DynamoDB
+ * `UpdateItem` on the run's item, conditioned on the run still running, so a stopped or erased
+ * run records nothing. Recording must never stop a journey: every error is caught and the run
+ * goes on to `next`. A retried write with the same values changes nothing (no stream record); the
+ * stream record's time is when the step was reached.
  */
-export function recordState(ctx: EmitContext, functionArn: string, outcome: JsonObject, next: string): TaskState {
+export function recordState(ctx: EmitContext, tableName: string, recorded: RecordedOutcome, next: string): TaskState {
   return {
     Type: 'Task',
     Comment: ctx.comment,
-    Resource: LAMBDA_INVOKE,
-    Parameters: { FunctionName: functionArn, InvocationType: 'Event', Payload: { ...runFields(ctx), ...outcome } },
+    Resource: DYNAMODB_UPDATE_ITEM,
+    Parameters: {
+      TableName: tableName,
+      Key: { pk: { 'S.$': '$.run.pk' }, sk: { 'S.$': '$.run.sk' } },
+      UpdateExpression: 'SET currentStep = :step, stepOutcome = :outcome',
+      ConditionExpression: 'runStatus = :running',
+      ExpressionAttributeValues: {
+        ':step': { S: ctx.stepId },
+        ':outcome': recorded.outcome === null ? { NULL: true } : { S: recorded.outcome },
+        ':running': { S: 'running' },
+      },
+    },
     ResultPath: null,
-    Retry: LAMBDA_RETRY,
+    Retry: DYNAMODB_RETRY,
     Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: next }],
     Next: next,
   };
@@ -145,13 +184,13 @@ export function outcomeTarget(
   ctx: EmitContext,
   key: string,
   label: string,
-  outcome: JsonObject,
+  outcome: string,
   target: string | null,
 ): { specs: StateSpec[]; next: (links: Links) => string } {
-  const arn = ctx.resources.recordStepFunctionArn;
-  if (arn === undefined) return { specs: [], next: (links) => links.step(target) };
+  const table = ctx.resources.runTableName;
+  if (table === undefined) return { specs: [], next: (links) => links.step(target) };
   return {
-    specs: [{ key, label, build: (links) => recordState(ctx, arn, outcome, links.step(target)) }],
+    specs: [{ key, label, build: (links) => recordState(ctx, table, { outcome }, links.step(target)) }],
     next: (links) => links.own(key),
   };
 }

@@ -4,8 +4,8 @@ import { runFields, SQS_RETRY, SQS_SEND_MESSAGE, type EmitContext, type StateSpe
 /**
  * `send` → the SQS service integration puts one message on the send queue (the pipeline
  * broadcasts use; no Lambda in the state machine). The body is a JSON object, which Step
- * Functions serialises: `{journeyId, version, stepId, executionName, userId, templateId,
- * channel, entry}`. `executionName` + `stepId` identify the send, so a retried `SendMessage`
+ * Functions serialises: `{kind: 'journey', journeyId, version, stepId, executionName,
+ * userId, profile, templateId, channel, entry}` (`profile` is the run's profile key). `executionName` + `stepId` identify the send, so a retried `SendMessage`
  * sends once.
  */
 export function emitSend(step: SendStep, ctx: EmitContext): StateSpec[] {
@@ -20,7 +20,7 @@ export function emitSend(step: SendStep, ctx: EmitContext): StateSpec[] {
         Resource: SQS_SEND_MESSAGE,
         Parameters: {
           QueueUrl: ctx.resources.sendQueueUrl,
-          MessageBody: { ...runFields(ctx), templateId: step.template, channel: step.channel, 'entry.$': '$.entry' },
+          MessageBody: { kind: 'journey', ...runFields(ctx), 'profile.$': '$.run.pk', templateId: step.template, channel: step.channel, 'entry.$': '$.entry' },
         },
         ResultPath: null,
         Retry: SQS_RETRY,

@@ -27,7 +27,7 @@ export function splitLabel(step: SplitStep): string {
 export function emitSplit(step: SplitStep, ctx: EmitContext): StateSpec[] {
   const label = splitLabel(step);
   const path = dataPath('split', ctx.stepId);
-  const outcomes = step.variants.map((variant, i) => outcomeTarget(ctx, `record-${i}`, `Record variant: ${variant.name}`, { variant: variant.name }, variant.next));
+  const outcomes = step.variants.map((variant, i) => outcomeTarget(ctx, `record-${i}`, `Record variant: ${variant.name}`, variant.name, variant.next));
   let lastPositive = 0;
   step.variants.forEach((variant, i) => {
     if (variant.percent > 0) lastPositive = i;

@@ -10,7 +10,7 @@ import {
 import type { JourneyDefinition, JourneyStep } from '../../shared/domain/journey/definition';
 import type { JsonValue } from '../../statemachines/asl';
 import { compileJourney } from '../../statemachines/compile-journey';
-import { RECORD_ARN, RESOURCES } from '../unit/statemachines/fixtures';
+import { RUN_TABLE, RESOURCES } from '../unit/statemachines/fixtures';
 
 /**
  * The local workflow engine running compiled journeys in aws-local-stepfunctions with scaled
@@ -18,7 +18,11 @@ import { RECORD_ARN, RESOURCES } from '../unit/statemachines/fixtures';
  */
 
 const FAST = 86_400 * 200; // a day in 5 ms
-const INPUT = { userId: 'u_1', entry: { event: 'Cart Abandoned', messageId: 'm_1', properties: { cartId: 'c_9' }, timestamp: '2026-03-01T10:00:00Z' } };
+const INPUT = {
+  userId: 'u_1',
+  entry: { event: 'Cart Abandoned', messageId: 'm_1', properties: { cartId: 'c_9' }, timestamp: '2026-03-01T10:00:00Z' },
+  run: { pk: 'USER#u_1', sk: 'JRUN#j_test#u_1-1' },
+};
 
 function journey(start: string, steps: Record<string, JourneyStep>): JourneyDefinition {
   return { name: 'Test journey', entry: { event: 'Cart Abandoned' }, start, steps };
@@ -161,7 +165,7 @@ describe('LocalWorkflowRunner', () => {
       expect(sent).toEqual([
         {
           queueUrl: RESOURCES.sendQueueUrl,
-          body: { journeyId: 'j_test', version: 1, stepId: 'email', executionName: 'u_1-1', userId: 'u_1', templateId: 'tpl_welcome', channel: 'email', entry: INPUT.entry },
+          body: { kind: 'journey', journeyId: 'j_test', version: 1, stepId: 'email', executionName: 'u_1-1', userId: 'u_1', profile: 'USER#u_1', templateId: 'tpl_welcome', channel: 'email', entry: INPUT.entry },
         },
       ]);
     });
@@ -224,20 +228,34 @@ describe('LocalWorkflowRunner', () => {
       expect(broken).toMatchObject({ status: 'failed', error: 'TypeError', cause: 'bug' });
     });
 
-    it('fires record-step invocations asynchronously (InvocationType Event) and idle() waits for them', async () => {
+    it('hands record states (dynamodb:updateItem) to updateItem, and goes on when the write fails', async () => {
       // Prepare
       const definition = journey('email', { email: { type: 'send', channel: 'email', template: 'tpl_welcome', next: null } });
-      const { runner, invoked } = harness(FAST, () => new Promise((resolve) => setTimeout(() => resolve(null), 50)));
-      const { versionArn } = await runner.publish('j_test', asl(definition, 1, { ...RESOURCES, recordStepFunctionArn: RECORD_ARN }), 'v1');
+      const updates: JsonValue[] = [];
+      let failing = false;
+      const updateItem = (parameters: JsonValue): JsonValue => {
+        updates.push(parameters);
+        if (failing) throw Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
+        return {};
+      };
+      const { runner, sent } = harness(FAST, () => null, { updateItem });
+      const { versionArn } = await runner.publish('j_test', asl(definition, 1, { ...RESOURCES, runTableName: RUN_TABLE }), 'v1');
 
       // Act
-      const execution = await ended(runner, (await runner.start(versionArn, 'u_1-1', INPUT)).executionArn);
-      await runner.idle(2000);
+      const first = await ended(runner, (await runner.start(versionArn, 'u_1-1', INPUT)).executionArn);
+      failing = true;
+      const second = await ended(runner, (await runner.start(versionArn, 'u_1-2', INPUT)).executionArn);
 
       // Assess
-      expect(execution.status).toBe('succeeded');
-      expect(invoked).toHaveLength(1);
-      expect(invoked[0]).toMatchObject({ functionArn: RECORD_ARN, payload: { stepId: 'email', stepType: 'send' }, context: { invocationType: 'Event' } });
+      expect([first.status, second.status]).toEqual(['succeeded', 'succeeded']);
+      expect(sent).toHaveLength(2);
+      expect(updates[0]).toMatchObject({
+        TableName: RUN_TABLE,
+        Key: { pk: { S: 'USER#u_1' }, sk: { S: 'JRUN#j_test#u_1-1' } },
+        ConditionExpression: 'runStatus = :running',
+        ExpressionAttributeValues: { ':step': { S: 'email' }, ':outcome': { NULL: true }, ':running': { S: 'running' } },
+      });
+      expect(second.output).toMatchObject({ recordError: { Error: 'DynamoDB.ConditionalCheckFailedException' } });
     });
   });
 

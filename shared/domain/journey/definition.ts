@@ -17,6 +17,8 @@ import { findCycles, longestWaitPath, reachableFrom, stepTargets } from './graph
  */
 
 export const MAX_NAME_LENGTH = 255;
+/** The name counts give the `default` path of a branch step. */
+export const DEFAULT_BRANCH = 'default';
 export const MAX_STEPS = 500;
 export const MAX_BRANCHES = 20;
 export const MAX_VARIANTS = 20;

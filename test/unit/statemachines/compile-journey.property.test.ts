@@ -2,7 +2,7 @@ import '../../../infra/local/promise-polyfill';
 import fc from 'fast-check';
 import { validateJourney, WEEKDAYS, type JourneyDefinition, type JourneyStep, type SplitStep } from '../../../shared/domain/journey/definition';
 import { compileJourneyWithMap } from '../../../statemachines/compile-journey';
-import { OPTIONS, RECORD_ARN, RESOURCES } from './fixtures';
+import { OPTIONS, RUN_TABLE, RESOURCES } from './fixtures';
 import { DEFAULT_INPUT, LocalJourney, type HoldOutcome, type RunScript } from './run-local';
 
 /**
@@ -189,7 +189,7 @@ describe('compileJourney on random journeys', () => {
         const script: RunScript = { branches, holds };
         expect(validateJourney(definition, { templateExists: () => true, audienceExists: () => true })).toEqual([]);
         // Act
-        const compiled = compileJourneyWithMap(definition, { ...OPTIONS, resources: record ? { ...RESOURCES, recordStepFunctionArn: RECORD_ARN } : RESOURCES });
+        const compiled = compileJourneyWithMap(definition, { ...OPTIONS, resources: record ? { ...RESOURCES, runTableName: RUN_TABLE } : RESOURCES });
         const local = new LocalJourney(compiled);
         const run = await local.run(script, DEFAULT_INPUT, 'exec-prop');
         // Assess

@@ -5,7 +5,7 @@ import { ValidationError } from '../../../shared/errors';
 import { compileJourney, compileJourneyWithMap, type CompileJourneyOptions } from '../../../statemachines/compile-journey';
 import { StateNames } from '../../../statemachines/naming';
 import { LAMBDA_RETRY, SQS_RETRY } from '../../../statemachines/steps/common';
-import { OPTIONS, RECORD_ARN, RESOURCES, specExample, TEMPLATE_NAMES } from './fixtures';
+import { OPTIONS, RUN_TABLE, RESOURCES, specExample, TEMPLATE_NAMES } from './fixtures';
 import { aslErrors, DEFAULT_INPUT, LocalJourney, runLocal, type RunScript } from './run-local';
 
 const END = 'End of journey';
@@ -335,11 +335,13 @@ describe('compileJourney', () => {
         Parameters: {
           QueueUrl: RESOURCES.sendQueueUrl,
           MessageBody: {
+            kind: 'journey',
             journeyId: 'j_cart',
             version: 1,
             stepId: 'e',
             'executionName.$': '$$.Execution.Name',
             'userId.$': '$.userId',
+            'profile.$': '$.run.pk',
             templateId: 'tpl_sms',
             channel: 'sms',
             'entry.$': '$.entry',
@@ -351,7 +353,7 @@ describe('compileJourney', () => {
       });
       expect(aslErrors(result.asl)).toEqual([]);
       expect(run.messages).toEqual([
-        { journeyId: 'j_cart', version: 1, stepId: 'e', executionName: 'j_cart-1-u_1-1', userId: 'u_1', templateId: 'tpl_sms', channel: 'sms', entry: DEFAULT_INPUT.entry },
+        { kind: 'journey', journeyId: 'j_cart', version: 1, stepId: 'e', executionName: 'j_cart-1-u_1-1', userId: 'u_1', profile: 'USER#u_1', templateId: 'tpl_sms', channel: 'sms', entry: DEFAULT_INPUT.entry },
       ]);
       expect(run.output).toEqual(DEFAULT_INPUT);
     });
@@ -582,16 +584,16 @@ describe('compileJourney', () => {
     });
   });
 
-  describe('when recording steps (recordStepFunctionArn)', () => {
+  describe('when recording steps (runTableName)', () => {
     const definition = journey({
       w: { type: 'wait', duration: 'P1D', next: 'b' },
       b: { type: 'branch', branches: [{ name: 'VIP', rule: { audience: 'aud_vip' }, next: 's' }], default: null },
       s: { type: 'split', variants: [{ name: 'A', percent: 100, next: 'e' }, { name: 'B', percent: 0, next: null }] },
       e: send(null),
     });
-    const result = compiled(definition, { resources: { ...RESOURCES, recordStepFunctionArn: RECORD_ARN } });
+    const result = compiled(definition, { resources: { ...RESOURCES, runTableName: RUN_TABLE } });
 
-    it('records each step on entry, and branches and variants on the way out, asynchronously', async () => {
+    it('records each step on entry, and branches and variants on the way out, on the run item (dynamodb:updateItem)', async () => {
       // Act
       const run = await runLocal(result, { branches: { b: 0 } });
       // Assess
@@ -610,11 +612,14 @@ describe('compileJourney', () => {
         END,
       ]);
       expect(run.payloads['Record branch: VIP']).toEqual({
-        FunctionName: RECORD_ARN,
-        InvocationType: 'Event',
-        Payload: { journeyId: 'j_cart', version: 1, stepId: 'b', executionName: 'exec-1', userId: 'u_1', branch: 'VIP' },
+        TableName: RUN_TABLE,
+        Key: { pk: { S: 'USER#u_1' }, sk: { S: 'JRUN#j_cart#exec-1' } },
+        UpdateExpression: 'SET currentStep = :step, stepOutcome = :outcome',
+        ConditionExpression: 'runStatus = :running',
+        ExpressionAttributeValues: { ':step': { S: 'b' }, ':outcome': { S: 'VIP' }, ':running': { S: 'running' } },
       });
-      expect(run.payloads['Record variant: A']).toMatchObject({ Payload: { stepId: 's', variant: 'A' } });
+      expect(run.payloads['Record variant: A']).toMatchObject({ ExpressionAttributeValues: { ':step': { S: 's' }, ':outcome': { S: 'A' } } });
+      expect(run.payloads['Record: Wait 1 day']).toMatchObject({ ExpressionAttributeValues: { ':step': { S: 'w' }, ':outcome': { NULL: true } } });
     });
 
     it('never fails a run because recording failed', () => {

@@ -8,7 +8,7 @@ export const RESOURCES: JourneyResources = {
   checkConditionFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:engage-check-condition',
 };
 
-export const RECORD_ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:engage-record-step';
+export const RUN_TABLE = 'engage-table';
 
 export const OPTIONS = { journeyId: 'j_cart', version: 1, resources: RESOURCES };
 

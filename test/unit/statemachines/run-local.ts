@@ -48,6 +48,7 @@ export interface RunResult {
 export const DEFAULT_INPUT = {
   userId: 'u_1',
   entry: { event: 'Cart Abandoned', messageId: 'm_1', properties: { cartId: 'c_9', total: 42 }, timestamp: '2026-03-01T10:00:00Z' },
+  run: { pk: 'USER#u_1', sk: 'JRUN#j_cart#exec-1' },
 };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -122,6 +123,7 @@ async function runOn(machine: StateMachine, compiled: CompiledJourney, script: R
         messages.push(JSON.parse(JSON.stringify(body ?? null)));
         return { MessageId: `msg-${messages.length}` };
       }
+      if (state.Resource === 'arn:aws:states:::dynamodb:updateItem') return {};
       if (state.Resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken') {
         const outcome = script.holds?.[stepId] ?? 'event';
         if (outcome === 'event') return Promise.resolve<JsonValue>({ event: 'arrived' });
