@@ -32,6 +32,16 @@ const ConfigSchema = z.object({
   SCHEDULER_ROLE_ARN: z.string().default(''),
   SCHEDULER_GROUP: z.string().default('default'),
   SCHEDULE_NAME_PREFIX: z.string().default('engage'),
+  /** Journeys: state machines are named `<JOURNEY_NAME_PREFIX>-<journeyId>` and run with JOURNEY_ROLE_ARN. */
+  JOURNEY_NAME_PREFIX: z.string().default('engage'),
+  JOURNEY_ROLE_ARN: z.string().default(''),
+  /** The task functions compiled journeys invoke. */
+  JOURNEY_HOLD_UNTIL_ARN: z.string().default(''),
+  JOURNEY_WAIT_UNTIL_ARN: z.string().default(''),
+  JOURNEY_CHECK_CONDITION_ARN: z.string().default(''),
+  /** Execution logging of journey state machines (level ERROR, without execution data). */
+  JOURNEY_LOG_GROUP_ARN: z.string().optional(),
+  JOURNEY_TRACING: z.enum(['true', 'false']).default('true'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
