@@ -280,11 +280,26 @@ export interface BroadcastStore {
   listSending(): Promise<Broadcast[]>;
 }
 
-export interface SendRecordKey {
+/** A broadcast recipient's send record (`SEND#<broadcastId>#<shard>` / profile pk). */
+export interface BroadcastSendKey {
   broadcastId: string;
   shard: number;
   ref: ProfileRef;
 }
+
+/**
+ * A journey send step's claim for one execution, under the recipient's profile (profile pk /
+ * `JSEND#<journeyId>#<executionName>#<stepId>`): one send per (execution, step).
+ */
+export interface JourneySendKey {
+  journeyId: string;
+  executionName: string;
+  stepId: string;
+  ref: ProfileRef;
+}
+
+/** Where a send's claim and outcome are kept; broadcasts and journeys share the claim machinery. */
+export type SendRecordKey = BroadcastSendKey | JourneySendKey;
 
 export interface SendStore {
   get(key: SendRecordKey): Promise<SendRecord | undefined>;
@@ -316,6 +331,9 @@ export interface MessageLogEntry {
   clickedAt?: string;
   /** The broadcast send record's shard, for feedback (its profile is the log's). */
   sendShard?: number;
+  /** Journey sends: the send step, and the execution whose claim feedback completes. */
+  stepId?: string;
+  executionName?: string;
 }
 
 export interface MessageLog {

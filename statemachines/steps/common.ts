@@ -62,7 +62,7 @@ export function dataPath(root: 'split' | 'branch' | 'waitUntil' | 'hold', stepId
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(stepId) ? `$.${root}.${stepId}` : `$.${root}['${stepId}']`;
 }
 
-/** Identifies the run and the step in every task payload and message. */
+/** Identifies the run and the step in every task payload and message (`profile`: the run's profile key). */
 export function runFields(ctx: EmitContext): JsonObject {
   return {
     journeyId: ctx.journeyId,
@@ -70,6 +70,7 @@ export function runFields(ctx: EmitContext): JsonObject {
     stepId: ctx.stepId,
     'executionName.$': '$$.Execution.Name',
     'userId.$': '$.userId',
+    'profile.$': '$.run.pk',
   };
 }
 

@@ -20,7 +20,7 @@ export function emitSend(step: SendStep, ctx: EmitContext): StateSpec[] {
         Resource: SQS_SEND_MESSAGE,
         Parameters: {
           QueueUrl: ctx.resources.sendQueueUrl,
-          MessageBody: { kind: 'journey', ...runFields(ctx), 'profile.$': '$.run.pk', templateId: step.template, channel: step.channel, 'entry.$': '$.entry' },
+          MessageBody: { kind: 'journey', ...runFields(ctx), templateId: step.template, channel: step.channel, 'entry.$': '$.entry' },
         },
         ResultPath: null,
         Retry: SQS_RETRY,

@@ -169,6 +169,19 @@ export function parseSendPk(pk: string): { broadcastId: string; shard: number } 
   return match?.[1] !== undefined && match[2] !== undefined ? { broadcastId: match[1], shard: Number(match[2]) } : undefined;
 }
 
+export const JOURNEY_SEND_SK_PREFIX = 'JSEND#';
+
+/**
+ * A journey send claim, under the recipient's profile pk: one per (journey, execution, step).
+ * Journey ids and execution names contain no `#` (Step Functions refuses it in a name); the
+ * step id, user-chosen, comes last, hashed when long enough to threaten the 1,024-byte limit.
+ * Its pk is a profile pk, never `SEND#…`: the stream router does not count it into broadcasts.
+ */
+export function journeySendSk(journeyId: string, executionName: string, stepId: string): string {
+  const step = Buffer.byteLength(stepId, 'utf8') <= 400 ? stepId : `#H${createHash('sha256').update(stepId).digest('hex')}`;
+  return `${JOURNEY_SEND_SK_PREFIX}${journeyId}#${executionName}#${step}`;
+}
+
 export function messageSk(messageId: string): string {
   return `${MESSAGE_SK_PREFIX}${messageId}`;
 }

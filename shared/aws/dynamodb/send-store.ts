@@ -2,9 +2,12 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Counts, SendRecord, SendStatus } from '../../domain/broadcast/broadcast';
 import type { SendRecordKey, SendStore } from '../../ports';
-import { COUNTER_SK, paddedSequence, profilePk, sendPk } from './keys';
+import { COUNTER_SK, journeySendSk, paddedSequence, profilePk, sendPk } from './keys';
 
-/** Send records are kept 90 days: long enough for late feedback and audits, then DynamoDB TTL removes them. */
+/**
+ * Send records and journey send claims are kept 90 days: long enough for late feedback, audits
+ * and any redelivery (SQS keeps a message 14 days at most), then DynamoDB TTL removes them.
+ */
 const SEND_RECORD_TTL_SECONDS = 90 * 86_400;
 
 function expiresAt(): number {
@@ -12,7 +15,13 @@ function expiresAt(): number {
 }
 
 function keyOf(key: SendRecordKey): { pk: string; sk: string } {
+  if ('journeyId' in key) return { pk: profilePk(key.ref), sk: journeySendSk(key.journeyId, key.executionName, key.stepId) };
   return { pk: sendPk(key.broadcastId, key.shard), sk: profilePk(key.ref) };
+}
+
+/** The stored item: the record, its key, its kind, its expiry. */
+function itemOf(key: SendRecordKey, record: SendRecord): Record<string, unknown> {
+  return { ...record, ...keyOf(key), itemType: 'journeyId' in key ? 'journeySendClaim' : 'sendRecord', expiresAt: expiresAt() };
 }
 
 function recordFrom(item: Record<string, unknown>): SendRecord {
@@ -43,9 +52,11 @@ function setExpression(change: Record<string, unknown>, names: Record<string, st
 }
 
 /**
- * Send records: one per broadcast recipient, written with a conditional put before the
- * provider is called (the claim), so that a redelivered message or a retried function never
- * sends twice. Every change is a stream record that the router turns into counts.
+ * Send records: one per broadcast recipient, and one per journey send step of an execution (the
+ * journey send claim, under the profile), written with a conditional put before the provider
+ * is called (the claim), so that a redelivered message or a retried function never sends twice.
+ * Every change of a broadcast's record is a stream record that the router turns into counts;
+ * journey claims live in the profile partition, which the router does not count.
  */
 export class DynamoSendStore implements SendStore {
   constructor(
@@ -61,7 +72,7 @@ export class DynamoSendStore implements SendStore {
   create(key: SendRecordKey, record: SendRecord): Promise<boolean> {
     return conditional(() =>
       this.client.send(
-        new PutCommand({ TableName: this.tableName, Item: { ...record, ...keyOf(key), itemType: 'sendRecord', expiresAt: expiresAt() }, ConditionExpression: 'attribute_not_exists(pk)' }),
+        new PutCommand({ TableName: this.tableName, Item: itemOf(key, record), ConditionExpression: 'attribute_not_exists(pk)' }),
       ),
     );
   }
@@ -71,7 +82,7 @@ export class DynamoSendStore implements SendStore {
       this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...record, ...keyOf(key), itemType: 'sendRecord', expiresAt: expiresAt() },
+          Item: itemOf(key, record),
           ConditionExpression: '#status = :sending AND claimedAt = :stale',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':sending': 'sending', ':stale': staleClaimedAt },

@@ -526,8 +526,13 @@ export async function compileTemplate(input: TemplateCreate): Promise<CompileTem
 export interface RenderContext {
   traits: Record<string, unknown>;
   userId: string | null;
-  /** The event that made the user enter the journey, for journey sends. */
-  entry?: { event?: string; properties?: Record<string, unknown> };
+  /**
+   * How the user entered the journey, for journey sends: the entry event (`{event, messageId,
+   * properties, timestamp}`), the audience (`{audience, enteredAt}`) or `{manual: true}`.
+   */
+  entry?: Record<string, unknown>;
+  /** The journey of a journey send. */
+  journeyId?: string;
   unsubscribe_url: string;
 }
 
@@ -552,8 +557,8 @@ export class TemplateRenderError extends ValidationError {
 }
 
 function scopeOf(ctx: RenderContext): Record<string, unknown> {
-  // Only these four names; nothing else the caller's object may carry.
-  return { traits: ctx.traits, userId: ctx.userId, entry: ctx.entry, unsubscribe_url: ctx.unsubscribe_url };
+  // Only these names; nothing else the caller's object may carry.
+  return { traits: ctx.traits, userId: ctx.userId, entry: ctx.entry, journeyId: ctx.journeyId, unsubscribe_url: ctx.unsubscribe_url };
 }
 
 function renderField(path: string, source: string, scope: Record<string, unknown>, html: boolean): string {

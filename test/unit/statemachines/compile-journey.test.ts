@@ -72,6 +72,7 @@ describe('compileJourney', () => {
                 stepId: 'u',
                 'executionName.$': '$$.Execution.Name',
                 'userId.$': '$.userId',
+                'profile.$': '$.run.pk',
                 time: '09:00',
                 timezone: 'Europe/Paris',
                 weekdays: ['mon', 'fri'],
@@ -90,7 +91,7 @@ describe('compileJourney', () => {
       expect(run.visited).toEqual(['Find next Mon, Fri 09:00 (Europe/Paris)', 'Wait until Mon, Fri 09:00 (Europe/Paris)', END]);
       expect(run.payloads['Find next Mon, Fri 09:00 (Europe/Paris)']).toEqual({
         FunctionName: RESOURCES.waitUntilFunctionArn,
-        Payload: { journeyId: 'j_cart', version: 1, stepId: 'u', executionName: 'exec-1', userId: 'u_1', time: '09:00', timezone: 'Europe/Paris', weekdays: ['mon', 'fri'] },
+        Payload: { journeyId: 'j_cart', version: 1, stepId: 'u', executionName: 'exec-1', userId: 'u_1', profile: 'USER#u_1', time: '09:00', timezone: 'Europe/Paris', weekdays: ['mon', 'fri'] },
       });
       expect(run.output).toMatchObject({ waitUntil: { u: { timestamp: '2026-03-02T08:00:00Z' } } });
     });
@@ -127,6 +128,7 @@ describe('compileJourney', () => {
               stepId: 'h',
               'executionName.$': '$$.Execution.Name',
               'userId.$': '$.userId',
+              'profile.$': '$.run.pk',
               event: 'Order Completed',
               match: ['cartId'],
               'entry.$': '$.entry',
