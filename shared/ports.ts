@@ -1,3 +1,5 @@
+import type { Journey, JourneyRun, JourneyVersionRecord, RunStatus } from './domain/journey/journey';
+import type { JourneyDefinition } from './domain/journey/definition';
 import type { Profile, ProfileRef } from './domain/profile/profile';
 import type { MessageType } from './domain/ingestion/messages';
 import type { EvaluationEvent } from './domain/audience/evaluate';
@@ -367,6 +369,8 @@ export interface ExecutionDescription {
   stoppedAt?: string;
   /** The state the execution is in now (running) or ended in. */
   currentState?: string;
+  /** The execution input (parsed JSON). */
+  input?: unknown;
 }
 
 /**
@@ -384,4 +388,62 @@ export interface WorkflowEngine {
   sendTaskSuccess(taskToken: string, output: Record<string, unknown>): Promise<void>;
   sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
   describe(executionArn: string): Promise<ExecutionDescription | undefined>;
+}
+
+// ---- Journeys ----------------------------------------------------------------------------
+
+/** A `hold_until` step waiting for an event: its task token, stored under the profile. */
+export interface JourneyHold {
+  journeyId: string;
+  executionName: string;
+  stepId: string;
+  event: string;
+  /** Property values the awaited event must have (from the entry event). */
+  match: Record<string, unknown>;
+  taskToken: string;
+  /** Events since this instant count (the run's start: one that came before the hold registered still resumes it). */
+  since: string;
+  /** The entry event itself never resumes its own run. */
+  entryMessageId?: string;
+  expiresAt: number;
+}
+
+export interface JourneyStore {
+  create(journey: Journey): Promise<void>;
+  get(id: string): Promise<Journey | undefined>;
+  list(page: PageRequest): Promise<Page<Journey>>;
+  listAll(): Promise<Journey[]>;
+  /** Optimistic: throws ConcurrentUpdateError when the record changed since it was read. */
+  save(journey: Journey): Promise<Journey>;
+  putVersion(record: JourneyVersionRecord): Promise<void>;
+  getVersion(journeyId: string, version: number): Promise<JourneyVersionRecord | undefined>;
+  /** Every published version's definition, oldest first (counts place branches and variants by them). */
+  versionDefinitions(journeyId: string): Promise<JourneyDefinition[]>;
+
+  /** Claims the re-entry slot for a trigger: false when another run holds it (or held it, for `never`). */
+  claimSlot(profileKey: string, slotSk: string, claim: { triggerId: string; executionName: string; journeyId: string; reentryBound?: string }): Promise<boolean>;
+  /** The slot's run ended: an `after_exit` journey may admit the user again (after the cooldown). */
+  releaseSlot(profileKey: string, slotSk: string, executionName: string, endedAt: string): Promise<void>;
+
+  /** Writes a new run; false if it exists (a redelivered entry). */
+  putRun(profileKey: string, run: JourneyRun): Promise<boolean>;
+  getRun(profileKey: string, journeyId: string, executionName: string): Promise<JourneyRun | undefined>;
+  /** A profile's runs of one journey (or of every journey), oldest key first. */
+  runsOf(profileKey: string, journeyId?: string): Promise<JourneyRun[]>;
+  /** Moves a running run to an end status; false when it was no longer running. */
+  endRun(profileKey: string, journeyId: string, executionName: string, status: Exclude<RunStatus, 'running'>, at: string, reason?: string): Promise<boolean>;
+  setExecutionArn(profileKey: string, journeyId: string, executionName: string, executionArn: string): Promise<void>;
+  /** Records the goal conversion once; false when already converted. */
+  markConverted(profileKey: string, journeyId: string, executionName: string, at: string): Promise<boolean>;
+
+  putHold(profileKey: string, hold: JourneyHold): Promise<void>;
+  holdsOf(profileKey: string): Promise<JourneyHold[]>;
+  deleteHold(profileKey: string, hold: Pick<JourneyHold, 'journeyId' | 'executionName' | 'stepId'>): Promise<void>;
+
+  /** Marks that a run's change was counted as `kind`; false when it was already. */
+  putCountMarker(journeyId: string, executionName: string, kind: string): Promise<boolean>;
+  /** Adds a marker's count to its shard's counter, once per stream record. */
+  applyCount(journeyId: string, shard: number, kind: string, sequenceNumber: string): Promise<void>;
+  /** The journey's counters summed over its shards. */
+  countTotals(journeyId: string): Promise<Record<string, number>>;
 }

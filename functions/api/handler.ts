@@ -2,6 +2,7 @@ import { json, httpHandler, publicBaseUrl, parseJsonBody, requireApiKey } from '
 import { getServices } from '../lib/wiring';
 import { buildOpenApiDocument } from './openapi';
 import { audienceRoutes } from './audiences';
+import { journeyRoutes } from './journeys';
 import { messagingRoutes } from './messaging';
 import { profileRoutes } from './profiles';
 import { Router, route, validate, type Method, type Route } from './router';
@@ -31,7 +32,7 @@ const systemRoutes: Route[] = [
   }),
 ];
 
-export const routes: Route[] = [...systemRoutes, ...profileRoutes, ...audienceRoutes, ...messagingRoutes];
+export const routes: Route[] = [...systemRoutes, ...profileRoutes, ...audienceRoutes, ...journeyRoutes, ...messagingRoutes];
 const router = new Router(routes, INGESTION_PATHS);
 
 let openApiDocument: Record<string, unknown> | undefined;

@@ -4,10 +4,13 @@ import { PinpointSMSVoiceV2Client } from '@aws-sdk/client-pinpoint-sms-voice-v2'
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAudienceStore } from '../../shared/aws/dynamodb/audience-store';
 import { DynamoBroadcastStore } from '../../shared/aws/dynamodb/broadcast-store';
+import { DynamoJourneyStore } from '../../shared/aws/dynamodb/journey-store';
+import { StepFunctionsWorkflowEngine } from '../../shared/aws/sfn/workflow-engine';
 import { DynamoMembershipStore } from '../../shared/aws/dynamodb/membership-store';
 import { DynamoMessageLog } from '../../shared/aws/dynamodb/message-log';
 import { DynamoOutboxLedger } from '../../shared/aws/dynamodb/outbox-ledger';
@@ -41,7 +44,11 @@ import {
   type SmsSender,
   type SuppressionList,
   type TemplateStore,
+  type JourneyStore,
+  type WorkflowEngine,
 } from '../../shared/ports';
+import { JourneyCatalog } from '../../shared/services/journeys/triggers';
+import type { JourneyResources } from '../../statemachines/compile-journey';
 import { AudienceCatalog } from '../../shared/services/audiences/catalog';
 import type { SenderSettings } from '../../shared/services/messaging/sender';
 import type { OutboxLedger } from '../../shared/services/outbox';
@@ -69,6 +76,10 @@ export interface Services {
   clock: Clock;
   backfill: { segments: number; delaySeconds: number };
   messaging: SenderSettings;
+  journeys: JourneyStore;
+  journeyCatalog: JourneyCatalog;
+  engine: WorkflowEngine;
+  journeyResources: JourneyResources;
 }
 
 let services: Services | undefined;
@@ -84,6 +95,8 @@ export interface ServiceOptions {
   sms: SmsSender;
   scheduler: Scheduler;
   messaging: SenderSettings;
+  engine: WorkflowEngine;
+  journeyResources: JourneyResources;
   clock?: Clock;
   audienceCacheTtlMs?: number;
   backfill?: { segments: number; delaySeconds: number };
@@ -97,6 +110,7 @@ export function buildServices(options: ServiceOptions): Services {
   const table = options.tableName;
   const clock = options.clock ?? systemClock;
   const audiences = new DynamoAudienceStore(documents, table);
+  const journeys = new DynamoJourneyStore(documents, table);
   return {
     profiles: new DynamoProfileStore({ client: documents, tableName: table, eventRetentionDays: options.eventRetentionDays }),
     audiences,
@@ -120,6 +134,10 @@ export function buildServices(options: ServiceOptions): Services {
     clock,
     backfill: options.backfill ?? { segments: 8, delaySeconds: 20 },
     messaging: options.messaging,
+    journeys,
+    journeyCatalog: new JourneyCatalog(journeys, clock, options.audienceCacheTtlMs ?? 15_000),
+    engine: options.engine,
+    journeyResources: options.journeyResources,
   };
 }
 
@@ -175,6 +193,24 @@ export function getServices(): Services {
         publicApiUrl: config.PUBLIC_API_URL,
         accountSendRatePerSecond: config.ACCOUNT_SEND_RATE,
         claimGraceMs: config.CLAIM_GRACE_SECONDS * 1000,
+      },
+      engine: lazy(
+        () =>
+          new StepFunctionsWorkflowEngine(new SFNClient({}), {
+            roleArn: config.JOURNEY_ROLE_ARN,
+            namePrefix: config.JOURNEY_NAME_PREFIX,
+            tracing: config.JOURNEY_TRACING === 'true',
+            ...(config.JOURNEY_LOG_GROUP_ARN
+              ? { loggingConfiguration: { level: 'ERROR', includeExecutionData: false, destinations: [{ cloudWatchLogsLogGroup: { logGroupArn: config.JOURNEY_LOG_GROUP_ARN } }] } }
+              : {}),
+          }),
+      ),
+      journeyResources: {
+        sendQueueUrl: process.env.QUEUE_URL_SEND ?? '',
+        holdUntilFunctionArn: config.JOURNEY_HOLD_UNTIL_ARN,
+        waitUntilFunctionArn: config.JOURNEY_WAIT_UNTIL_ARN,
+        checkConditionFunctionArn: config.JOURNEY_CHECK_CONDITION_ARN,
+        runTableName: config.TABLE_NAME,
       },
       audienceCacheTtlMs: config.AUDIENCE_CACHE_TTL_MS,
       backfill: { segments: config.BACKFILL_SEGMENTS, delaySeconds: config.BACKFILL_DELAY_SECONDS },

@@ -17,6 +17,15 @@ import { handler as senderHandler } from '../../functions/sender/handler';
 import { SesMailer } from '../../shared/aws/ses/mailer';
 import type { SenderSettings } from '../../shared/services/messaging/sender';
 import { handler as streamHandler } from '../../functions/stream/handler';
+import { handler as journeyWorkerHandler } from '../../functions/journey-worker/handler';
+import { handler as holdUntilHandler } from '../../functions/journey-hold-until/handler';
+import { handler as waitUntilHandler } from '../../functions/journey-wait-until/handler';
+import { handler as checkConditionHandler } from '../../functions/journey-check-condition/handler';
+import { handler as journeyStatusHandler } from '../../functions/journey-status/handler';
+import { UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import type { JourneyResources } from '../../statemachines/compile-journey';
+import type { JsonValue } from '../../statemachines/asl';
+import { LocalWorkflowRunner, type LocalExecution, type LocalStateMachineVersion } from './workflow-runner';
 import { QUEUE_NAMES } from '../../shared/aws/sqs/queue';
 import { StaticKeyProvider } from '../../shared/aws/secrets/key-provider';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -50,6 +59,8 @@ export interface LocalEngine {
   ses: LocalSes;
   smsOutbox: LocalSmsOutbox;
   scheduler: LocalScheduler;
+  /** Journeys' state machines, run by aws-local-stepfunctions with time scaled by `timeScale`. */
+  workflows: LocalWorkflowRunner;
   services: Services;
   /** Runs the audience recheck now (it also runs every `recheckIntervalMs`). */
   recheck(): Promise<void>;
@@ -86,6 +97,31 @@ function resolveKeys(options: StartOptions): { writeKey: string; apiKey: string;
   };
   if (file) writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
   return keys;
+}
+
+/** What local journeys call: ARNs and a queue URL in the shape AWS uses, dispatched in process. */
+export const LOCAL_JOURNEY_RESOURCES: JourneyResources = {
+  sendQueueUrl: 'https://sqs.local.amazonaws.com/000000000000/engage-send',
+  holdUntilFunctionArn: 'arn:aws:lambda:local:000000000000:function:engage-journey-hold-until',
+  waitUntilFunctionArn: 'arn:aws:lambda:local:000000000000:function:engage-journey-wait-until',
+  checkConditionFunctionArn: 'arn:aws:lambda:local:000000000000:function:engage-journey-check-condition',
+  runTableName: LOCAL_TABLE_NAME,
+};
+
+const STATUS_OF_END: Record<string, string> = { succeeded: 'SUCCEEDED', failed: 'FAILED', timed_out: 'TIMED_OUT', aborted: 'ABORTED' };
+
+/** Published versions kept in the data folder, so that journeys published before a restart still take entries. */
+function versionFileStore(dataDir: string | undefined): { loadVersions(): Promise<LocalStateMachineVersion[]>; saveVersion(v: LocalStateMachineVersion): Promise<void> } | undefined {
+  if (!dataDir) return undefined;
+  const file = join(dataDir, 'state-machines.json');
+  const read = (): LocalStateMachineVersion[] => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as LocalStateMachineVersion[]) : []);
+  return {
+    loadVersions: () => Promise.resolve(read()),
+    saveVersion: (version) => {
+      writeFileSync(file, JSON.stringify([...read(), version]));
+      return Promise.resolve();
+    },
+  };
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
@@ -154,8 +190,54 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
     claimRecheckSeconds: 2,
     ...options.messaging,
   };
+  const pendingStatus = new Set<Promise<unknown>>();
+  // Closing aborts the runs in memory: that is the process stopping, not the runs ending.
+  let closing = false;
+  const localFunctions: Record<string, (payload: unknown) => Promise<unknown>> = {
+    [LOCAL_JOURNEY_RESOURCES.holdUntilFunctionArn]: holdUntilHandler,
+    [LOCAL_JOURNEY_RESOURCES.waitUntilFunctionArn]: waitUntilHandler,
+    [LOCAL_JOURNEY_RESOURCES.checkConditionFunctionArn]: checkConditionHandler,
+  };
+  const workflows = new LocalWorkflowRunner({
+    timeScale: options.timeScale ?? 1,
+    clock: options.clock,
+    store: versionFileStore(options.dataDir),
+    // The compiled ASL's send step: onto the local send queue, as the SQS integration would.
+    sendMessage: async (_queueUrl, body) => {
+      await queues.send('send', [{ body: typeof body === 'string' ? (JSON.parse(body) as unknown) : body }]);
+    },
+    invoke: async (functionArn, payload) => {
+      const fn = localFunctions[functionArn];
+      if (!fn) throw Object.assign(new Error(`no local function ${functionArn}`), { name: 'Lambda.ResourceNotFoundException' });
+      return (await fn(payload)) as JsonValue;
+    },
+    // Record states: the native DynamoDB integration, against the capturing client (the stream sees the change).
+    updateItem: async (parameters) => {
+      await dynamo.client.send(new UpdateItemCommand(parameters as unknown as UpdateItemCommandInput));
+      return {};
+    },
+    // Ends reach the same handler as Step Functions' EventBridge status events on AWS.
+    onChange: (execution: LocalExecution, change) => {
+      if (change.type !== 'ended' || closing) return;
+      const pending = journeyStatusHandler({
+        'detail-type': 'Step Functions Execution Status Change',
+        source: 'aws.states',
+        detail: {
+          executionArn: execution.executionArn,
+          name: execution.name,
+          status: STATUS_OF_END[change.status],
+          stopDate: Date.parse(execution.stoppedAt ?? new Date().toISOString()),
+          input: JSON.stringify(execution.input),
+        },
+      }).catch((error: unknown) => console.error(`journey status failed: ${error instanceof Error ? error.name : 'unknown'}`));
+      pendingStatus.add(pending);
+      void pending.finally(() => pendingStatus.delete(pending));
+    },
+  });
   try {
     const services = buildServices({
+      engine: workflows,
+      journeyResources: LOCAL_JOURNEY_RESOURCES,
       mailer: new LocalSesEvents(new SesMailer(ses.client, { configurationSetName: 'engage-local' }), queues),
       sms: new LocalSmsEvents(smsOutbox, queues),
       scheduler,
@@ -194,6 +276,12 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
       maxReceiveCount: 10,
       concurrency: 4,
     });
+    queues.registerConsumer('entry', (event) => journeyWorkerHandler(event, localLambdaContext('journey-worker', 60_000)), {
+      batchSize: 10,
+      visibilityTimeoutMs: 5_000,
+      maxReceiveCount: 10,
+      concurrency: 4,
+    });
     queues.registerConsumer('feedback', (event) => feedbackHandler(event, localLambdaContext('messaging-feedback', 30_000)), {
       batchSize: 10,
       visibilityTimeoutMs: 2_000,
@@ -223,9 +311,10 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
       for (let round = 0; round < 20; round++) {
         await dynamo.drain(timeoutMs);
         await queues.drain(timeoutMs);
+        await Promise.all([...pendingStatus]);
         await bus.drain(timeoutMs);
         await dynamo.drain(timeoutMs);
-        if (QUEUE_NAMES.every((q) => queues.depth(q) === 0)) return;
+        if (QUEUE_NAMES.every((q) => queues.depth(q) === 0) && pendingStatus.size === 0) return;
       }
     };
 
@@ -242,6 +331,7 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
       ses,
       smsOutbox,
       scheduler,
+      workflows,
       services,
       recheck,
       settle,
@@ -252,6 +342,9 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
           server.closeAllConnections();
         });
         await rechecking;
+        closing = true;
+        await workflows.close();
+        await Promise.all([...pendingStatus]);
         await scheduler.close();
         await queues.close();
         await bus.close();
@@ -263,6 +356,8 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
   } catch (error) {
     if (recheckTimer) clearInterval(recheckTimer);
     server.close();
+    closing = true;
+    await workflows.close();
     await scheduler.close();
     await queues.close();
     await bus.close();

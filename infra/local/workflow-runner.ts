@@ -353,7 +353,7 @@ export class LocalWorkflowRunner implements WorkflowEngine {
   async describe(executionArn: string): Promise<ExecutionDescription | undefined> {
     const view = this.runs.get(executionArn)?.view;
     if (view === undefined) return undefined;
-    const { name, status, startedAt, stoppedAt, currentState } = view;
+    const { name, status, startedAt, stoppedAt, currentState, input } = view;
     return {
       executionArn,
       name,
@@ -361,6 +361,7 @@ export class LocalWorkflowRunner implements WorkflowEngine {
       startedAt,
       ...(stoppedAt === undefined ? {} : { stoppedAt }),
       ...(currentState === undefined ? {} : { currentState }),
+      input: structuredClone(input),
     };
   }
 

@@ -9,15 +9,18 @@ import {
   parseAudienceShardPk,
   parseProfilePk,
   parseSendPk,
+  parseJourneyStatPk,
+  JOURNEY_SK,
 } from '../aws/dynamodb/keys';
 import { countDelta, type SendRecord } from '../domain/broadcast/broadcast';
-import type { AudienceStore, Clock, MembershipStore, ProfileStore, Queue, SendStore } from '../ports';
+import type { AudienceStore, Clock, JourneyStore, MembershipStore, ProfileStore, Queue, SendStore, WorkflowEngine } from '../ports';
 import { deepEqual } from '../domain/profile/profile';
 import { onAudienceDefinitionChange } from './audiences/backfill';
 import type { AudienceCatalog } from './audiences/catalog';
 import { evaluateProfile, type EvaluationOutcome, type Trigger } from './audiences/evaluate-profile';
 import { continueErasure } from './erasure';
 import { continueMerge } from './identity-merge';
+import { isRunSk, onJourneyEvent, onJourneyMembership, onRunChange, stopAllRuns, type JourneyCatalog } from './journeys/triggers';
 
 /** A table change as the stream delivers it, images already unmarshalled. */
 export interface TableChange {
@@ -34,6 +37,9 @@ export interface RouterDeps {
   audiences: AudienceStore;
   sends: SendStore;
   catalog: AudienceCatalog;
+  journeys: JourneyStore;
+  journeyCatalog: JourneyCatalog;
+  engine: WorkflowEngine;
   queue: Queue;
   clock: Clock;
   /** Time the current invocation may still spend on long maintenance (merge, erasure). */
@@ -46,7 +52,8 @@ export type RouteResult =
   | { kind: 'maintenance'; outcome: string }
   | { kind: 'evaluated'; outcome: EvaluationOutcome }
   | { kind: 'projected' }
-  | { kind: 'audience-definition' };
+  | { kind: 'audience-definition' }
+  | { kind: 'journey-definition' };
 
 function sendRecordOf(image: Record<string, unknown> | undefined): SendRecord | undefined {
   return image && typeof image.status === 'string' ? (image as unknown as SendRecord) : undefined;
@@ -77,7 +84,18 @@ export async function routeChange(deps: RouterDeps, change: TableChange): Promis
     const image = change.newImage ?? change.oldImage;
     const name = typeof image?.event === 'string' ? image.event : undefined;
     if (name === undefined) return { kind: 'ignored' };
-    return { kind: 'evaluated', outcome: await evaluate(deps, ref, { eventNames: [name] }) };
+    const outcome = await evaluate(deps, ref, { eventNames: [name] });
+    // Journeys react to events as ingested, not to events moved by a merge (they were seen before).
+    const event = change.newImage;
+    if (change.eventName === 'INSERT' && event && event.movedFrom === undefined && typeof event.messageId === 'string' && typeof event.timestamp === 'string') {
+      await onJourneyEvent(deps, ref, {
+        event: name,
+        messageId: event.messageId,
+        timestamp: event.timestamp,
+        properties: typeof event.properties === 'object' && event.properties !== null ? (event.properties as Record<string, unknown>) : {},
+      });
+    }
+    return { kind: 'evaluated', outcome };
   }
 
   if (ref && sk.startsWith(MEMBERSHIP_SK_PREFIX)) {
@@ -87,7 +105,28 @@ export async function routeChange(deps: RouterDeps, change: TableChange): Promis
     const current = await deps.memberships.membership(ref, audienceId);
     if (current) await deps.audiences.putShardMember(audienceId, ref, current.enteredAt);
     else await deps.audiences.deleteShardMember(audienceId, ref);
+    if (change.eventName !== 'MODIFY') {
+      const enteredAt = change.eventName === 'INSERT' && typeof change.newImage?.enteredAt === 'string' ? change.newImage.enteredAt : undefined;
+      await onJourneyMembership(deps, ref, audienceId, { ...(enteredAt === undefined ? {} : { entered: enteredAt }), exited: change.eventName === 'REMOVE' });
+    }
     return { kind: 'projected' };
+  }
+
+  if (ref && isRunSk(sk)) {
+    await onRunChange(deps, change.oldImage, change.newImage);
+    return { kind: 'projected' };
+  }
+
+  const stat = parseJourneyStatPk(pk);
+  if (stat && sk !== COUNTER_SK) {
+    if (change.eventName !== 'INSERT' || typeof change.newImage?.kind !== 'string') return { kind: 'ignored' };
+    await deps.journeys.applyCount(stat.journeyId, stat.shard, change.newImage.kind, change.sequenceNumber);
+    return { kind: 'projected' };
+  }
+
+  if (pk.startsWith('JOURNEY#') && sk === JOURNEY_SK) {
+    deps.journeyCatalog.invalidate();
+    return { kind: 'journey-definition' };
   }
 
   const shard = parseAudienceShardPk(pk);
@@ -122,6 +161,8 @@ async function routeProfileChange(deps: RouterDeps, change: TableChange, ref: Pr
     const current = await deps.profiles.getProfile(ref);
     if (!current) return { kind: 'ignored' };
     const maintenance = { profiles: deps.profiles, clock: deps.clock, budgetMs: deps.budgetMs };
+    // Runs stop before erasure deletes their items (a run left going would send to an erased user).
+    if (current.erasureRequestedAt !== undefined) await stopAllRuns(deps, ref);
     const outcome = current.erasureRequestedAt !== undefined ? await continueErasure(maintenance, current) : await continueMerge(maintenance, current);
     // A merged identity leaves its audiences (its user is evaluated from the moved events).
     if (current.mergedInto !== undefined && current.erasureRequestedAt === undefined) await evaluate(deps, ref, { all: true });

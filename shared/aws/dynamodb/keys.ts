@@ -199,3 +199,35 @@ export function suppressionPk(channel: string, addressHash: string): string {
 export function rateBucketPk(scope: string, epochSecond: number): string {
   return `RATE#${scope}#${epochSecond}`;
 }
+
+// ---- Journeys ---------------------------------------------------------------------------
+
+export const JOURNEY_SK = 'JOURNEY';
+export const JOURNEY_LIST_PK = 'JOURNEYS';
+/** Journey items under a profile: runs, re-entry slots, holds awaiting an event. */
+export const RUN_SK_PREFIX = 'JRUN#';
+export const SLOT_SK_PREFIX = 'JSLOT#';
+export const HOLD_SK_PREFIX = 'JHOLD#';
+/** Count markers and counters of a journey are spread over this many partitions. */
+export const JOURNEY_STAT_SHARD_COUNT = 16;
+
+export function journeyPk(id: string): string {
+  return `JOURNEY#${id}`;
+}
+
+export function journeyVersionSk(version: number): string {
+  return `VERSION#${String(version).padStart(6, '0')}`;
+}
+
+export function holdSk(journeyId: string, executionName: string, stepId: string): string {
+  return `${HOLD_SK_PREFIX}${journeyId}#${executionName}#${stepId}`;
+}
+
+export function journeyStatPk(journeyId: string, shard: number): string {
+  return `JSTAT#${journeyId}#${shard}`;
+}
+
+export function parseJourneyStatPk(pk: string): { journeyId: string; shard: number } | undefined {
+  const match = /^JSTAT#(.+)#(\d+)$/.exec(pk);
+  return match?.[1] !== undefined && match[2] !== undefined ? { journeyId: match[1], shard: Number(match[2]) } : undefined;
+}

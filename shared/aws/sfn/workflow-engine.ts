@@ -190,6 +190,7 @@ export class StepFunctionsWorkflowEngine implements WorkflowEngine {
         status: toStatus(output.status),
         startedAt: (output.startDate ?? new Date(0)).toISOString(),
         ...(output.stopDate === undefined ? {} : { stoppedAt: output.stopDate.toISOString() }),
+        ...(output.input === undefined ? {} : { input: parseJson(output.input) }),
       };
     } catch (error) {
       if (errorName(error) === 'ExecutionDoesNotExist') return undefined;
@@ -317,4 +318,12 @@ function truncate(text: string, max: number): string {
 
 function errorName(error: unknown): string {
   return typeof error === 'object' && error !== null && 'name' in error && typeof error.name === 'string' ? error.name : '';
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,0 +1,67 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { recordExecutionEnd } from '../../shared/services/journeys/run-status';
+import { logger } from '../lib/logger';
+import { metrics } from '../lib/metrics';
+import { getServices } from '../lib/wiring';
+
+/** The EventBridge event Step Functions sends for a standard workflow's status change. */
+const StatusChangeSchema = z.object({
+  'detail-type': z.literal('Step Functions Execution Status Change'),
+  detail: z.object({
+    executionArn: z.string(),
+    name: z.string(),
+    status: z.string(),
+    stopDate: z.number().nullish(),
+    input: z.string().nullish(),
+  }),
+});
+
+const END_STATUS: Record<string, 'succeeded' | 'failed' | 'timed_out' | 'aborted'> = {
+  SUCCEEDED: 'succeeded',
+  FAILED: 'failed',
+  TIMED_OUT: 'timed_out',
+  ABORTED: 'aborted',
+};
+
+function parseInput(text: string | null | undefined): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Execution status changes of this deployment's journeys (an EventBridge rule on the default
+ * bus): a run's end is recorded on its item (the stream then counts it and publishes it), and
+ * failures are a metric the "failed journey executions" alarm watches.
+ */
+export const handler = async (event: unknown): Promise<{ outcome: string }> => {
+  try {
+    const parsed = StatusChangeSchema.safeParse(event);
+    if (!parsed.success) {
+      logger.error('malformed execution status event dropped');
+      return { outcome: 'invalid' };
+    }
+    const { detail } = parsed.data;
+    const status = END_STATUS[detail.status];
+    if (status === undefined) return { outcome: 'not-ended' };
+    if (status === 'failed' || status === 'timed_out') {
+      metrics.addMetric('JourneyExecutionsFailed', MetricUnit.Count, 1);
+      logger.warn('journey execution failed', { executionArn: detail.executionArn, status });
+    }
+    const services = getServices();
+    // Large inputs are left out of the event: the execution has them.
+    const input = parseInput(detail.input) ?? (await services.engine.describe(detail.executionArn))?.input;
+    const outcome = await recordExecutionEnd(services, {
+      executionName: detail.name,
+      status,
+      input,
+      ...(typeof detail.stopDate === 'number' ? { stoppedAt: new Date(detail.stopDate).toISOString() } : {}),
+    });
+    return { outcome };
+  } finally {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  }
+};

@@ -1,0 +1,252 @@
+import { createHash } from 'node:crypto';
+import { durationSeconds, type JourneyDefinition } from './definition';
+
+/**
+ * Journeys as stored and run: the journey record and its published versions, the run of one
+ * user (one Step Functions execution), the re-entry slot that decides whether a user may enter,
+ * and the counts derived from run changes. Pure: no I/O.
+ */
+
+export type JourneyStatus = 'draft' | 'live' | 'paused' | 'archived';
+
+/** The version new entries use, copied onto the journey so that an entry reads one item. */
+export interface LiveVersion {
+  version: number;
+  versionArn: string;
+  publishedAt: string;
+  definition: JourneyDefinition;
+}
+
+export interface Journey {
+  id: string;
+  name: string;
+  status: JourneyStatus;
+  /** The editable definition (`PUT`); what the next `publish` compiles. */
+  draft: JourneyDefinition;
+  live?: LiveVersion;
+  stateMachineArn?: string;
+  /** Every published version, oldest first. */
+  versions: Array<{ version: number; versionArn: string; publishedAt: string }>;
+  createdAt: string;
+  updatedAt: string;
+  /** Optimistic concurrency of the record (not a published version). */
+  version: number;
+}
+
+/** One published version: its definition, compiled ASL and the state → step map. */
+export interface JourneyVersionRecord {
+  journeyId: string;
+  version: number;
+  versionArn: string;
+  publishedAt: string;
+  definition: JourneyDefinition;
+  asl: Record<string, unknown>;
+  stepOfState: Record<string, string | null>;
+}
+
+export type RunStatus = 'running' | 'completed' | 'exited' | 'failed';
+
+/** One user's run through a journey: the item under the profile the state machine writes to. */
+export interface JourneyRun {
+  journeyId: string;
+  version: number;
+  executionName: string;
+  executionArn?: string;
+  userId: string | null;
+  anonymousId?: string;
+  runStatus: RunStatus;
+  currentStep?: string | null;
+  stepOutcome?: string | null;
+  startedAt: string;
+  endedAt?: string;
+  /** Why a run ended early: the exit event, leaving the audience, a stop, erasure. */
+  exitReason?: string;
+  convertedAt?: string;
+  entry: Record<string, unknown>;
+  triggerId: string;
+  /** Sort key of the re-entry slot this run holds. */
+  slotSk: string;
+}
+
+/** What started an entry: joining the entry audience, an entry event, or the API. */
+export type EntryTrigger =
+  | { kind: 'audience'; audienceId: string; enteredAt: string }
+  | { kind: 'event'; messageId: string; event: string; properties: Record<string, unknown>; timestamp: string }
+  | { kind: 'manual'; requestId: string; properties?: Record<string, unknown> };
+
+/** Identifies a trigger across redeliveries: the same trigger retried is recognised by its slot. */
+export function triggerId(trigger: EntryTrigger): string {
+  switch (trigger.kind) {
+    case 'audience':
+      return `aud:${trigger.audienceId}:${trigger.enteredAt}`;
+    case 'event':
+      return `evt:${trigger.messageId}`;
+    case 'manual':
+      return `manual:${trigger.requestId}`;
+  }
+}
+
+/** The `entry` a run carries (templates read `entry.properties.*`, holds match against it). */
+export function entryOf(trigger: EntryTrigger, definition: JourneyDefinition, now: Date): Record<string, unknown> {
+  switch (trigger.kind) {
+    case 'audience':
+      return { audience: trigger.audienceId, enteredAt: trigger.enteredAt };
+    case 'event':
+      return { event: trigger.event, messageId: trigger.messageId, properties: trigger.properties, timestamp: trigger.timestamp };
+    case 'manual':
+      return 'event' in definition.entry
+        ? { event: definition.entry.event, messageId: trigger.requestId, properties: trigger.properties ?? {}, timestamp: now.toISOString(), manual: true }
+        : { audience: definition.entry.audience, enteredAt: now.toISOString(), manual: true };
+  }
+}
+
+function hash(value: string, length: number): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, length);
+}
+
+/** Characters Step Functions accepts in names, from a user id, for readability in the console. */
+function readable(id: string, max: number): string {
+  return id.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, max);
+}
+
+/**
+ * Where the re-entry decision is kept under the profile: one slot per journey (`never`,
+ * `after_exit`), or one per entry key value (`every_event`). A conditional write on it admits
+ * one run; two triggers at the same moment race for the same slot and one loses.
+ */
+export function slotKey(journeyId: string, definition: JourneyDefinition, entry: Record<string, unknown>): { sk: string } | { missingKey: string } {
+  const reentry = definition.reentry ?? { mode: 'never' };
+  if (reentry.mode !== 'every_event') return { sk: `JSLOT#${journeyId}` };
+  const properties = entry.properties;
+  const value = typeof properties === 'object' && properties !== null ? (properties as Record<string, unknown>)[reentry.key] : undefined;
+  if (value === undefined || value === null || value === '') return { missingKey: reentry.key };
+  return { sk: `JSLOT#${journeyId}#${hash(JSON.stringify(value), 32)}` };
+}
+
+/**
+ * The execution name: from the journey version, the user and the trigger, deterministic so that
+ * a redelivered entry starts nothing new (Step Functions refuses a second execution of a name).
+ * At most 80 characters of `[A-Za-z0-9_.-]`: `v3-<user id, readable part>-<user hash>-<trigger hash>`.
+ */
+export function executionNameFor(version: number, profileKey: string, trigger: string): string {
+  const id = profileKey.slice(profileKey.indexOf('#') + 1);
+  return `v${version}-${readable(id, 32)}-${hash(profileKey, 10)}-${hash(trigger, 16)}`;
+}
+
+/** Sort key of a run under its profile: runs of a journey are one `begins_with` away. */
+export function runSk(journeyId: string, executionName: string): string {
+  return `${runSkPrefix(journeyId)}${executionName}`;
+}
+
+export function runSkPrefix(journeyId: string): string {
+  return `JRUN#${journeyId}#`;
+}
+
+/** The oldest end of the previous run that lets a user back in now (`after_exit` with a cooldown). */
+export function reentryBound(definition: JourneyDefinition, now: Date): string | undefined {
+  const reentry = definition.reentry ?? { mode: 'never' };
+  if (reentry.mode !== 'after_exit') return undefined;
+  const cooldown = reentry.cooldown === undefined ? 0 : durationSeconds(reentry.cooldown);
+  return new Date(now.getTime() - cooldown * 1000).toISOString();
+}
+
+// ---- Counts ------------------------------------------------------------------------------
+
+/**
+ * What one run change adds to the journey's counts, as count names: `entered`, `completed`,
+ * `exitedEarly`, `failed`, `converted`, `step:<stepId>` (reached) and `outcome:<stepId>:<name>`
+ * (a branch or variant taken). Each name is counted once per run (markers make it so).
+ */
+export function countKinds(before: Partial<JourneyRun> | undefined, after: Partial<JourneyRun> | undefined): string[] {
+  if (after === undefined) return [];
+  const kinds: string[] = [];
+  if (before === undefined && after.runStatus !== undefined) kinds.push('entered');
+  if (after.runStatus !== before?.runStatus) {
+    if (after.runStatus === 'completed') kinds.push('completed');
+    if (after.runStatus === 'exited') kinds.push('exitedEarly');
+    if (after.runStatus === 'failed') kinds.push('failed');
+  }
+  if (typeof after.currentStep === 'string' && after.currentStep !== before?.currentStep) {
+    kinds.push(`step:${after.currentStep}`);
+    if (typeof after.stepOutcome === 'string') kinds.push(`outcome:${after.currentStep}:${after.stepOutcome}`);
+  }
+  if (after.convertedAt !== undefined && before?.convertedAt === undefined) kinds.push('converted');
+  return kinds;
+}
+
+export interface StepCounts {
+  reached: number;
+  branches?: Record<string, number>;
+  variants?: Record<string, number>;
+}
+
+export interface JourneyCounts {
+  entered: number;
+  active: number;
+  completed: number;
+  exitedEarly: number;
+  failed: number;
+  converted: number;
+  steps: Record<string, StepCounts>;
+}
+
+/**
+ * The counts of SPEC section 3 from summed counters. Branches and variants are placed by the
+ * step's type in the definitions of every version (a step may have been removed since), and
+ * a branch or split step counts as reached once per outcome taken.
+ */
+export function countsView(totals: Readonly<Record<string, number>>, definitions: readonly JourneyDefinition[]): JourneyCounts {
+  const value = (name: string): number => totals[name] ?? 0;
+  const stepType = (stepId: string): string | undefined => {
+    for (let i = definitions.length - 1; i >= 0; i--) {
+      const step = definitions[i]?.steps[stepId];
+      if (step !== undefined) return step.type;
+    }
+    return undefined;
+  };
+  const steps: Record<string, StepCounts> = {};
+  for (const definition of definitions) {
+    for (const [id, step] of Object.entries(definition.steps)) {
+      steps[id] ??= { reached: 0, ...(step.type === 'branch' ? { branches: {} } : {}), ...(step.type === 'split' ? { variants: {} } : {}) };
+    }
+  }
+  for (const [name, count] of Object.entries(totals)) {
+    if (name.startsWith('step:')) {
+      const id = name.slice(5);
+      steps[id] ??= { reached: 0 };
+      steps[id].reached += count;
+    } else if (name.startsWith('outcome:')) {
+      const rest = name.slice(8);
+      const cut = rest.indexOf(':');
+      const id = rest.slice(0, cut);
+      const outcome = rest.slice(cut + 1);
+      const type = stepType(id);
+      const entry = (steps[id] ??= { reached: 0 });
+      const bucket = type === 'split' ? (entry.variants ??= {}) : (entry.branches ??= {});
+      bucket[outcome] = (bucket[outcome] ?? 0) + count;
+    }
+  }
+  const entered = value('entered');
+  const ended = value('completed') + value('exitedEarly') + value('failed');
+  return {
+    entered,
+    active: Math.max(0, entered - ended),
+    completed: value('completed'),
+    exitedEarly: value('exitedEarly'),
+    failed: value('failed'),
+    converted: value('converted'),
+    steps,
+  };
+}
+
+/** How an execution's end maps to the run's status. */
+export function runStatusOfExecution(status: 'succeeded' | 'failed' | 'timed_out' | 'aborted'): Exclude<RunStatus, 'running'> {
+  switch (status) {
+    case 'succeeded':
+      return 'completed';
+    case 'aborted':
+      return 'exited';
+    default:
+      return 'failed';
+  }
+}

@@ -1,0 +1,39 @@
+import { RUN_SK_PREFIX } from '../../aws/dynamodb/keys';
+import { runStatusOfExecution } from '../../domain/journey/journey';
+import type { Clock, ExecutionStatus, JourneyStore } from '../../ports';
+
+/** An execution's end, as Step Functions reports it (EventBridge "Execution Status Change") or the local runner does. */
+export interface ExecutionEnd {
+  executionName: string;
+  status: Exclude<ExecutionStatus, 'running'>;
+  /** The execution input (`{userId, entry, run: {pk, sk}}`), where the run's key is. */
+  input: unknown;
+  stoppedAt?: string;
+}
+
+function runKey(input: unknown): { pk: string; sk: string } | undefined {
+  const run = typeof input === 'object' && input !== null ? (input as { run?: unknown }).run : undefined;
+  if (typeof run !== 'object' || run === null) return undefined;
+  const { pk, sk } = run as { pk?: unknown; sk?: unknown };
+  return typeof pk === 'string' && typeof sk === 'string' && sk.startsWith(RUN_SK_PREFIX) ? { pk, sk } : undefined;
+}
+
+/**
+ * Records the end of a run: `completed`, `failed` (failed or timed out) or `exited` (stopped:
+ * the exit path marks it first, with its reason). Frees the re-entry slot and forgets any hold
+ * whose token has lapsed. Idempotent: a run that already ended keeps its first status.
+ */
+export async function recordExecutionEnd(deps: { journeys: JourneyStore; clock: Clock }, end: ExecutionEnd): Promise<'recorded' | 'already-ended' | 'unknown-run'> {
+  const key = runKey(end.input);
+  if (!key) return 'unknown-run';
+  const journeyId = key.sk.slice(RUN_SK_PREFIX.length, key.sk.length - end.executionName.length - 1);
+  const run = await deps.journeys.getRun(key.pk, journeyId, end.executionName);
+  if (!run) return 'unknown-run';
+  const at = end.stoppedAt ?? deps.clock.now().toISOString();
+  const status = runStatusOfExecution(end.status);
+  const changed = await deps.journeys.endRun(key.pk, journeyId, end.executionName, status, at, status === 'exited' ? 'stopped' : undefined);
+  await deps.journeys.releaseSlot(key.pk, run.slotSk, run.executionName, at);
+  const holds = (await deps.journeys.holdsOf(key.pk)).filter((hold) => hold.journeyId === journeyId && hold.executionName === end.executionName);
+  await Promise.all(holds.map((hold) => deps.journeys.deleteHold(key.pk, hold)));
+  return changed ? 'recorded' : 'already-ended';
+}
