@@ -43,6 +43,7 @@ export function busEventsFor(change: OutboxChange): BusEvent[] {
     }
   }
   if (isProfilePartition && sk.startsWith('MSG#')) return messageEvents(change);
+  if (isProfilePartition && sk.startsWith('JRUN#')) return journeyEvents(change);
   if (pk.startsWith('BROADCAST#') && sk === 'BROADCAST') return broadcastEvents(change);
   return [];
 }
@@ -76,6 +77,36 @@ function messageEvents(change: OutboxChange): BusEvent[] {
   if (type) events.push({ detailType: type, detail: { ...detail, status, timestamp: change.changedAt }, time: change.changedAt });
   if (after.openedAt !== undefined && before.openedAt === undefined) events.push({ detailType: 'Message Opened', detail: { ...detail, timestamp: after.openedAt }, time: change.changedAt });
   if (after.clickedAt !== undefined && before.clickedAt === undefined) events.push({ detailType: 'Message Clicked', detail: { ...detail, timestamp: after.clickedAt }, time: change.changedAt });
+  return events;
+}
+
+/**
+ * Journey runs: the run item appearing is `Journey Entered`, each step it records `Journey Step
+ * Reached` (with the branch or variant taken), and its end `Journey Completed` or `Journey
+ * Exited` (exited early, or failed: `reason` says which).
+ */
+function journeyEvents(change: OutboxChange): BusEvent[] {
+  const before = change.oldImage;
+  const after = change.newImage;
+  if (!after) return [];
+  const detail = {
+    journeyId: after.journeyId,
+    ...identityOfPartition(change.keys.pk),
+    executionName: after.executionName,
+    version: after.version,
+  };
+  const event = (detailType: string, extra: Record<string, unknown>, timestamp: string): BusEvent => ({ detailType, detail: { ...detail, ...extra, timestamp }, time: change.changedAt });
+  const events: BusEvent[] = [];
+  if (!before) events.push(event('Journey Entered', {}, typeof after.startedAt === 'string' ? after.startedAt : change.changedAt));
+  if (typeof after.currentStep === 'string' && after.currentStep !== before?.currentStep) {
+    events.push(event('Journey Step Reached', { stepId: after.currentStep, ...(typeof after.stepOutcome === 'string' ? { outcome: after.stepOutcome } : {}) }, change.changedAt));
+  }
+  if (after.runStatus !== before?.runStatus) {
+    const at = typeof after.endedAt === 'string' ? after.endedAt : change.changedAt;
+    if (after.runStatus === 'completed') events.push(event('Journey Completed', {}, at));
+    if (after.runStatus === 'exited') events.push(event('Journey Exited', { reason: after.exitReason ?? 'stopped' }, at));
+    if (after.runStatus === 'failed') events.push(event('Journey Exited', { reason: 'failed' }, at));
+  }
   return events;
 }
 

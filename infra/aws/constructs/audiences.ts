@@ -52,6 +52,8 @@ export const OUTBOX_SORT_KEY_PREFIXES = [
   'AUD#',
   // Message log entries under the profile: `Message Sent|Delivered|Bounced|Complained|Opened|Clicked`.
   'MSG#',
+  // Journey runs under the profile: `Journey Entered|Step Reached|Exited|Completed`.
+  'JRUN#',
 ] as const;
 
 /**

@@ -75,7 +75,8 @@ export class DynamoJourneyStore extends EntityTable<Journey> implements JourneyS
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': journeyPk(journeyId), ':prefix': 'VERSION#' },
-      ProjectionExpression: 'definition',
+      ExpressionAttributeNames: { '#definition': 'definition' },
+      ProjectionExpression: '#definition',
     });
     return items.map((item) => item.definition as JourneyDefinition);
   }

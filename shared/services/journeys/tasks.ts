@@ -81,13 +81,16 @@ export function eventResumesHold(hold: Pick<JourneyHold, 'event' | 'match' | 'en
  * `hold_until`: stores the task token under the profile, where the stream router finds it when
  * the awaited event is ingested. Then looks for one that came since the run started (between
  * entry and now): the router may have seen it before the token was stored. Whichever of the two
- * sees both completes the token; completing twice is harmless.
+ * sees both completes the token; completing twice is harmless. The entry event itself never
+ * counts, even when it is also the awaited event.
  */
 export async function registerHold(deps: TaskDeps, payload: unknown): Promise<{ registered: true; resumedAtOnce: boolean }> {
   const input = parse(HoldPayloadSchema, payload);
   const ref = refOf(input.profile);
-  const run = await deps.journeys.getRun(input.profile, input.journeyId, input.executionName);
-  const since = run?.startedAt ?? (typeof input.entry.timestamp === 'string' ? input.entry.timestamp : deps.clock.now().toISOString());
+  // "Since entry": the entry event's time (the awaited event may be ingested before the run even
+  // starts, while the entry waits in the queue), the audience entry's, or the run's start.
+  const entryTime = typeof input.entry.timestamp === 'string' ? input.entry.timestamp : typeof input.entry.enteredAt === 'string' ? input.entry.enteredAt : undefined;
+  const since = entryTime ?? (await deps.journeys.getRun(input.profile, input.journeyId, input.executionName))?.startedAt ?? deps.clock.now().toISOString();
   const hold: JourneyHold = {
     journeyId: input.journeyId,
     executionName: input.executionName,
