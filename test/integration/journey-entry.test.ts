@@ -1,0 +1,114 @@
+import { profilePk } from '../../shared/aws/dynamodb/keys';
+import type { WorkflowEngine } from '../../shared/ports';
+import { enterJourney, handleJourneyMessage, type JourneyMessage } from '../../shared/services/journeys/entry';
+import { publishJourney, createJourney } from '../../shared/services/journeys/manage';
+import { startTestEngine, type TestEngine } from '../helpers/engine';
+
+/**
+ * The entry worker against the local engine's real stores and runner: redelivery, throttling and
+ * cooldowns, driven directly (the HTTP tests drive the same code through the stream).
+ */
+
+let engine: TestEngine;
+
+beforeAll(async () => {
+  engine = await startTestEngine({ timeScale: 86_400, recheckIntervalMs: 0 });
+});
+
+afterAll(async () => {
+  await engine?.close();
+});
+
+async function journey(definition: Record<string, unknown>): Promise<string> {
+  const created = await createJourney(engine.services, definition);
+  await publishJourney(engine.services, created.id as string);
+  return created.id as string;
+}
+
+async function user(id: string): Promise<string> {
+  await engine.ingest('/v1/identify', { userId: id, traits: { plan: 'x' } });
+  await engine.settle();
+  return profilePk({ kind: 'user', id });
+}
+
+const LONG = { a: { type: 'wait', duration: 'P300D', next: null } };
+
+describe('journey entry worker', () => {
+  it('starts one execution for a message delivered three times, and counts one entry', async () => {
+    // Prepare
+    const id = await journey({ name: 'Redelivery', entry: { event: 'Never' }, start: 'a', steps: LONG });
+    const profile = await user('redelivered');
+    const message: JourneyMessage = { type: 'enter', journeyId: id, profile, trigger: { kind: 'event', messageId: 'm-1', event: 'Never', properties: {}, timestamp: new Date().toISOString() } };
+
+    // Act
+    const outcomes = [await handleJourneyMessage(engine.services, message), await handleJourneyMessage(engine.services, message), await handleJourneyMessage(engine.services, message)];
+    await engine.settle();
+
+    // Assess
+    expect(outcomes).toEqual(['started', 'started', 'started']);
+    expect(engine.workflows.executions().filter((e) => e.journeyId === id)).toHaveLength(1);
+    expect(await engine.services.journeys.runsOf(profile, id)).toHaveLength(1);
+    expect((await engine.services.journeys.countTotals(id)).entered).toBe(1);
+  });
+
+  it('leaves a throttled start to the queue: the retry starts the same execution once', async () => {
+    // Prepare
+    const id = await journey({ name: 'Throttled', entry: { event: 'Never' }, start: 'a', steps: LONG });
+    const profile = await user('throttled');
+    let throttle = true;
+    const flaky: WorkflowEngine = {
+      ...engine.workflows,
+      start: (versionArn, name, input) => {
+        if (throttle) {
+          throttle = false;
+          return Promise.reject(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+        }
+        return engine.workflows.start(versionArn, name, input);
+      },
+    } as WorkflowEngine;
+    const deps = { ...engine.services, engine: flaky };
+    const input = { journeyId: id, profile, trigger: { kind: 'event' as const, messageId: 'm-2', event: 'Never', properties: {}, timestamp: new Date().toISOString() } };
+
+    // Act
+    await expect(enterJourney(deps, input)).rejects.toThrow('Rate exceeded');
+    const retried = await enterJourney(deps, input);
+
+    // Assess
+    expect(retried).toMatchObject({ kind: 'started' });
+    expect(engine.workflows.executions().filter((e) => e.journeyId === id)).toHaveLength(1);
+  });
+
+  it('refuses re-entry during the after_exit cooldown, and a second trigger while a run is active', async () => {
+    // Prepare
+    const id = await journey({ name: 'Cooldown', entry: { event: 'Never' }, reentry: { mode: 'after_exit', cooldown: 'P7D' }, start: 'a', steps: { a: { type: 'wait', duration: 'PT1M', next: null } } });
+    const profile = await user('cooled');
+    const enter = (messageId: string) => enterJourney(engine.services, { journeyId: id, profile, trigger: { kind: 'event', messageId, event: 'Never', properties: {}, timestamp: new Date().toISOString() } });
+
+    // Act
+    const first = await enter('c-1');
+    const whileActive = await enter('c-2');
+    for (let i = 0; i < 100 && (await engine.services.journeys.runsOf(profile, id))[0]?.runStatus === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+    await engine.settle();
+    const duringCooldown = await enter('c-3');
+
+    // Assess
+    expect(first.kind).toBe('started');
+    expect(whileActive.kind).toBe('reentry-refused');
+    expect((await engine.services.journeys.runsOf(profile, id))[0]?.runStatus).toBe('completed');
+    expect(duringCooldown.kind).toBe('reentry-refused');
+  });
+
+  it('drops a replayed audience entry of someone who has left the audience since', async () => {
+    // Prepare
+    const audience = await engine.api('POST', '/v1/audiences', { name: 'Plan y', rule: { trait: 'plan', op: 'eq', value: 'y' } });
+    const id = await journey({ name: 'Stale', entry: { audience: audience.body.id }, start: 'a', steps: LONG });
+    const profile = await user('stale');
+
+    // Act
+    const outcome = await enterJourney(engine.services, { journeyId: id, profile, trigger: { kind: 'audience', audienceId: audience.body.id as string, enteredAt: '2026-01-01T00:00:00.000Z' } });
+
+    // Assess
+    expect(outcome.kind).toBe('stale');
+    expect(await engine.services.journeys.runsOf(profile, id)).toEqual([]);
+  });
+});
