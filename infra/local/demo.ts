@@ -1,6 +1,6 @@
 /**
  * Demo data for `npm start -- --demo`, sent through the public API like any client.
- * Later issues add their parts (a journey, a broadcast) here.
+ * It has profiles and events, two audiences, a journey and a broadcast.
  */
 const DAY = 86_400_000;
 
@@ -68,15 +68,59 @@ export const DEMO_TEMPLATE = {
 </mj-column></mj-section></mj-body></mjml>`,
 };
 
+export const DEMO_CART_TEMPLATE = {
+  name: 'Cart reminder',
+  channel: 'email',
+  subject: '{{ traits.firstName | default: "Hi" }}, your cart {{ entry.properties.cartId }} is waiting',
+  html: '<p>You left {{ entry.properties.total }} worth of goods in your cart.</p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+};
+
 /**
- * Loads the demo through the public API: events with the write key; audiences, a template and
- * a broadcast (to the "Pro plan" audience, once built) with the API key.
+ * The SPEC's abandoned-cart journey, shortened so that a newcomer sees it move within a minute
+ * at the default time scale: a 20-second wait, a check on fresh data, an A/B split with a holdout,
+ * a reminder, then a hold until the order of that very cart (a day; `ENGAGE_TIME_SCALE` shortens it).
+ */
+export function demoJourney(templateId: string): Record<string, unknown> {
+  return {
+    name: 'Abandoned cart',
+    entry: { event: 'Cart Abandoned', where: [{ property: 'total', op: 'gte', value: 20 }] },
+    reentry: { mode: 'every_event', key: 'cartId' },
+    exit: { event: 'Order Completed' },
+    goal: { event: 'Order Completed', within: 'P7D' },
+    start: 'wait_1',
+    steps: {
+      wait_1: { type: 'wait', duration: 'PT20S', next: 'check' },
+      check: { type: 'branch', branches: [{ name: 'Still has cart', rule: { not: { event: 'Order Completed', within: 'P3D' } }, next: 'split' }], default: 'done' },
+      split: {
+        type: 'split',
+        variants: [
+          { name: 'A', percent: 45, next: 'email' },
+          { name: 'B', percent: 45, next: 'email' },
+          { name: 'Holdout', percent: 10, next: null },
+        ],
+      },
+      email: { type: 'send', channel: 'email', template: templateId, next: 'hold' },
+      hold: { type: 'hold_until', event: 'Order Completed', match: ['cartId'], timeout: 'P1D', next: null, timeoutNext: 'done' },
+      done: { type: 'exit' },
+    },
+  };
+}
+
+/**
+ * Loads the demo through the public API: a journey (published first, so that the cart events
+ * enter it), events with the write key; audiences, a template and a broadcast (to the "Pro
+ * plan" audience, once built) with the API key.
  */
 export async function loadDemo(
   url: string,
   keys: { writeKey: string; apiKey: string },
-): Promise<{ messages: number; audiences: Array<{ id: string; name: string }>; broadcastId: string }> {
+): Promise<{ messages: number; audiences: Array<{ id: string; name: string }>; broadcastId: string; journeyId: string }> {
   const bearer = `Bearer ${keys.apiKey}`;
+  const cartTemplate = await post(`${url}/v1/templates`, bearer, DEMO_CART_TEMPLATE);
+  const journey = await post(`${url}/v1/journeys`, bearer, demoJourney(String(cartTemplate.id)));
+  await post(`${url}/v1/journeys/${String(journey.id)}/publish`, bearer, {});
+  // The stream's journey cache (half a second locally) must see the new journey before the carts come.
+  await new Promise((r) => setTimeout(r, 1_000));
   const batch = demoBatch();
   await post(`${url}/v1/batch`, `Basic ${Buffer.from(`${keys.writeKey}:`).toString('base64')}`, { batch });
   const audiences: Array<{ id: string; name: string }> = [];
@@ -88,5 +132,5 @@ export async function loadDemo(
   for (let i = 0; i < 300 && (await get(`${url}/v1/audiences/${pro}`, bearer)).status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
   const template = await post(`${url}/v1/templates`, bearer, DEMO_TEMPLATE);
   const broadcast = await post(`${url}/v1/broadcasts`, bearer, { name: 'Pro tips', audience: pro, template: template.id });
-  return { messages: batch.length, audiences, broadcastId: String(broadcast.id) };
+  return { messages: batch.length, audiences, broadcastId: String(broadcast.id), journeyId: String(journey.id) };
 }

@@ -60,6 +60,8 @@ async function main(): Promise<void> {
     console.log(`  a profile: curl -H 'Authorization: Bearer ${engine.apiKey}' ${engine.url}/v1/profiles/demo-mary/events`);
     console.log(`  broadcast "Pro tips": curl -H 'Authorization: Bearer ${engine.apiKey}' ${engine.url}/v1/broadcasts/${demo.broadcastId}`);
     console.log(`  its emails: ${engine.ses.endpoint}`);
+    console.log(`  journey "Abandoned cart" (ada, grace and alan entered; reminders after 20 s): curl -H 'Authorization: Bearer ${engine.apiKey}' ${engine.url}/v1/journeys/${demo.journeyId}`);
+    console.log(`  ada's run: curl -H 'Authorization: Bearer ${engine.apiKey}' '${engine.url}/v1/journeys/${demo.journeyId}/executions?userId=demo-ada'`);
   }
   console.log('Ready. Ctrl+C stops.');
 }

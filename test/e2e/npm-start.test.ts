@@ -163,6 +163,13 @@ describe('npm start', () => {
     expect(text).toContain('Three tips for Ada');
     expect(await members('Pro plan')).toEqual(['demo-ada', 'demo-katherine']);
     expect(await members('Abandoned a cart this week')).toEqual(['demo-ada', 'demo-grace']);
+    // The demo journey took the three carts (every_event by cartId) and is running them.
+    const journeys = (await (await fetch(`http://127.0.0.1:${ports.ENGAGE_PORT}/v1/journeys`, auth)).json()) as { items: Array<{ id: string; status: string }> };
+    expect(journeys.items).toEqual([expect.objectContaining({ status: 'live' })]);
+    const journey = (await (await fetch(`http://127.0.0.1:${ports.ENGAGE_PORT}/v1/journeys/${journeys.items[0]?.id}`, auth)).json()) as { counts: { entered: number } };
+    expect(journey.counts.entered).toBe(3);
+    const runs = (await (await fetch(`http://127.0.0.1:${ports.ENGAGE_PORT}/v1/journeys/${journeys.items[0]?.id}/executions?userId=demo-ada`, auth)).json()) as { items: Array<{ status: string }> };
+    expect(runs.items).toEqual([expect.objectContaining({ status: 'running' })]);
     expect(await stop(started)).toBe(0);
   });
 });
