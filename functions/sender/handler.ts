@@ -11,7 +11,8 @@ const process = sqsHandler('send', SendMessageSchema, async (message) => {
 });
 
 /**
- * The sender: one recipient per message, claimed before the provider call (sender.ts). A
+ * The sender: one recipient per message, a broadcast recipient or a journey send step (its
+ * `kind`), claimed before the provider call (sender.ts). A malformed message is dropped. A
  * transient provider error fails the message, which SQS delivers again; a held claim or a
  * rate limit puts it back on the queue with a delay.
  */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DeliveryStatus } from '../../domain/broadcast/broadcast';
-import type { MessageLog, MessageLogEntry, SendStore, SuppressionList } from '../../ports';
+import type { ProfileRef } from '../../domain/profile/profile';
+import type { MessageLog, MessageLogEntry, SendRecordKey, SendStore, SuppressionList } from '../../ports';
 
 /**
  * A delivery event as SES publishes it through a configuration set to EventBridge (the
@@ -103,10 +104,20 @@ export function smsFact(event: SmsEvent): DeliveryFact | undefined {
   return undefined;
 }
 
+/** The claim a logged message was sent under: a broadcast's send record or a journey's send claim. */
+function sendKeyOf(ref: ProfileRef, entry: MessageLogEntry): SendRecordKey | undefined {
+  if (entry.broadcastId !== undefined && entry.sendShard !== undefined) return { broadcastId: entry.broadcastId, shard: entry.sendShard, ref };
+  if (entry.journeyId !== undefined && entry.executionName !== undefined && entry.stepId !== undefined) {
+    return { journeyId: entry.journeyId, executionName: entry.executionName, stepId: entry.stepId, ref };
+  }
+  return undefined;
+}
+
 /**
- * Applies one delivery fact: the message log's status, the broadcast send record's delivery
- * fields (which the counters follow), and the suppression list. Statuses only move forward
- * (conditional updates), so redelivered or reordered events change nothing.
+ * Applies one delivery fact: the message log's status, the send record's delivery fields (which
+ * a broadcast's counters follow; a journey's send claim keeps them too), and the suppression
+ * list. Statuses only move forward (conditional updates), so redelivered or reordered events
+ * change nothing.
  */
 export async function applyDeliveryFact(deps: FeedbackDeps, fact: DeliveryFact | undefined, now: string): Promise<FeedbackOutcome> {
   if (!fact) return 'ignored';
@@ -128,8 +139,8 @@ export async function applyDeliveryFact(deps: FeedbackDeps, fact: DeliveryFact |
     await deps.messageLog.update(ref, fact.messageId, { status }, lower);
   }
 
-  if (entry.broadcastId !== undefined && entry.sendShard !== undefined) {
-    const key = { broadcastId: entry.broadcastId, shard: entry.sendShard, ref };
+  const key = sendKeyOf(ref, entry);
+  if (key) {
     // A claim the sender could not finish (it died after the provider accepted): the provider's
     // event does. The sender finishes the record before the log leaves `sending`, so past that
     // there is nothing to finish (and a failing conditional write would still cost capacity).

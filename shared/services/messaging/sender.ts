@@ -1,8 +1,16 @@
-import type { Broadcast, SendRecord, SkipReason } from '../../domain/broadcast/broadcast';
-import { TemplateRenderError, renderEmail, renderSms, type CompiledEmailTemplate, type CompiledSmsTemplate } from '../../domain/messaging/template';
+import type { Channel, SendRecord, SkipReason } from '../../domain/broadcast/broadcast';
+import {
+  TemplateRenderError,
+  renderEmail,
+  renderSms,
+  type CompiledEmailTemplate,
+  type CompiledSmsTemplate,
+  type RenderContext,
+} from '../../domain/messaging/template';
 import { listUnsubscribeHeaders, signUnsubscribeToken, unsubscribeUrl } from '../../domain/messaging/unsubscribe';
 import type { Profile, ProfileRef } from '../../domain/profile/profile';
 import { parseProfilePk } from '../../aws/dynamodb/keys';
+import { assertUnreachable } from '../../errors';
 import {
   PermanentSendError,
   type BroadcastStore,
@@ -10,6 +18,7 @@ import {
   type KeyProvider,
   type Mailer,
   type MessageLog,
+  type MessageLogEntry,
   type ProfileStore,
   type Queue,
   type RateLimiter,
@@ -21,7 +30,7 @@ import {
   type TemplateStore,
 } from '../../ports';
 import { newMessageId } from './message-id';
-import type { SendMessage } from './send-message';
+import type { BroadcastSendMessage, JourneySendMessage, SendMessage } from './send-message';
 
 export interface SenderSettings {
   /** The From address (or `Name <address>`) of every email. */
@@ -90,19 +99,24 @@ async function skipReason(deps: SenderDeps, profile: Profile | undefined, channe
 }
 
 /**
- * Sends one broadcast message to one recipient, at most once. Order of writes:
- * 1. the send record is claimed (conditional put `sending` with a new message id);
- * 2. the message log entry is written (`sending`), so delivery feedback can find the claim;
- * 3. the provider is called, tagged with the message id;
- * 4. the claim becomes `sent` (or `failed`).
- * A sender dying after 3 leaves the claim `sending`: a redelivery does not send again (it comes
- * back later) — the provider's Send event (feedback) completes it. A claim that no Send event
- * completes within `claimGraceMs` was never sent (the sender died before 3) and is taken over.
+ * Sends one message of the send queue, at most once: a broadcast recipient or a journey send
+ * step. Both go through the same claim, consent checks, rate limit and provider call
+ * ({@link sendOnce}); they differ in what they check first and in what they record.
  */
 export async function processSendMessage(deps: SenderDeps, message: SendMessage): Promise<SendOutcome> {
+  switch (message.kind) {
+    case 'broadcast':
+      return processBroadcastSend(deps, message);
+    case 'journey':
+      return processJourneySend(deps, message);
+    default:
+      return assertUnreachable(message);
+  }
+}
+
+async function processBroadcastSend(deps: SenderDeps, message: BroadcastSendMessage): Promise<SendOutcome> {
   const ref = parseProfilePk(message.profile);
   if (!ref) return 'done-before';
-  const key: SendRecordKey = { broadcastId: message.broadcastId, shard: message.shard, ref };
   const now = deps.clock.now();
 
   const broadcast = await broadcastCache.get(`b:${message.broadcastId}`, () => deps.broadcasts.get(message.broadcastId));
@@ -115,6 +129,80 @@ export async function processSendMessage(deps: SenderDeps, message: SendMessage)
     return 'deferred';
   }
 
+  return sendOnce(
+    deps,
+    {
+      key: { broadcastId: message.broadcastId, shard: message.shard, ref },
+      ref,
+      channel: broadcast.channel,
+      templateId: broadcast.templateId,
+      scopes: broadcast.rateLimitPerSecond ? [{ scope: `broadcast-${broadcast.id}`, perSecond: broadcast.rateLimitPerSecond }] : [],
+      log: { broadcastId: broadcast.id, sendShard: message.shard },
+      origin: { broadcastId: broadcast.id },
+      context: {},
+      message,
+    },
+    now,
+  );
+}
+
+/**
+ * A journey's send step: claimed under the recipient's profile for (journey, execution, step),
+ * so that Step Functions retrying `SendMessage` or SQS redelivering it sends once. Only the
+ * account's rate limit applies; nothing is counted into broadcasts.
+ */
+async function processJourneySend(deps: SenderDeps, message: JourneySendMessage): Promise<SendOutcome> {
+  const ref = parseProfilePk(message.profile);
+  if (!ref) return 'done-before';
+  const { journeyId, executionName, stepId } = message;
+  return sendOnce(
+    deps,
+    {
+      key: { journeyId, executionName, stepId, ref },
+      ref,
+      channel: message.channel,
+      templateId: message.templateId,
+      scopes: [],
+      log: { journeyId, stepId, executionName },
+      origin: { journeyId },
+      context: { entry: message.entry, journeyId },
+      message,
+    },
+    deps.clock.now(),
+  );
+}
+
+/** One message to one recipient, as the shared part of the send path sees it. */
+interface SendJob {
+  /** The claim: a broadcast's send record or a journey's send claim. */
+  key: SendRecordKey;
+  ref: ProfileRef;
+  channel: Channel;
+  templateId: string;
+  /** Rate-limit scopes taken before the account's (a broadcast's own limit). */
+  scopes: Array<{ scope: string; perSecond: number }>;
+  /** What the message log entry records of where the message came from. */
+  log: Pick<MessageLogEntry, 'broadcastId' | 'sendShard' | 'journeyId' | 'stepId' | 'executionName'>;
+  /** The origin the unsubscribe link and the provider tags name. */
+  origin: { broadcastId: string } | { journeyId: string };
+  /** Template variables besides `traits`, `userId` and `unsubscribe_url`. */
+  context: Pick<RenderContext, 'entry' | 'journeyId'>;
+  /** The queue message, put back when the claim is held or the rate is spent. */
+  message: SendMessage;
+}
+
+/**
+ * Sends one message to one recipient, at most once. Order of writes:
+ * 1. the send record is claimed (conditional put `sending` with a new message id);
+ * 2. the message log entry is written (`sending`), so delivery feedback can find the claim;
+ * 3. the provider is called, tagged with the message id;
+ * 4. the claim becomes `sent` (or `failed`).
+ * A sender dying after 3 leaves the claim `sending`: a redelivery does not send again (it comes
+ * back later) — the provider's Send event (feedback) completes it. A claim that no Send event
+ * completes within `claimGraceMs` was never sent (the sender died before 3) and is taken over.
+ */
+async function sendOnce(deps: SenderDeps, job: SendJob, now: Date): Promise<SendOutcome> {
+  const { key, ref } = job;
   const existing = await deps.sends.get(key);
   if (existing && existing.status !== 'sending') return 'done-before';
   const heldFor = existing ? now.getTime() - Date.parse(existing.claimedAt ?? '') : 0;
@@ -123,12 +211,12 @@ export async function processSendMessage(deps: SenderDeps, message: SendMessage)
     // later: by then the provider's event has completed it, or the grace period has run out.
     // Re-queued rather than failed, so that waiting never spends the message's receive count.
     const delaySeconds = Math.max(1, Math.min(deps.messaging.claimRecheckSeconds ?? 30, Math.ceil((deps.messaging.claimGraceMs - heldFor) / 1000)));
-    await deps.queue.send('send', [{ body: message, delaySeconds }]);
+    await deps.queue.send('send', [{ body: job.message, delaySeconds }]);
     return 'deferred';
   }
 
   const profile = await deps.profiles.getProfile(ref);
-  const reason = await skipReason(deps, profile, broadcast.channel);
+  const reason = await skipReason(deps, profile, job.channel);
   if (reason) {
     const skipped: SendRecord = { status: 'skipped', skipReason: reason };
     // A stale claim (its sender died before calling the provider) is replaced by the outcome.
@@ -139,10 +227,9 @@ export async function processSendMessage(deps: SenderDeps, message: SendMessage)
     return 'skipped';
   }
 
-  const scopes = [{ scope: `account-${broadcast.channel}`, perSecond: deps.messaging.accountSendRatePerSecond }];
-  if (broadcast.rateLimitPerSecond) scopes.unshift({ scope: `broadcast-${broadcast.id}`, perSecond: broadcast.rateLimitPerSecond });
+  const scopes = [...job.scopes, { scope: `account-${job.channel}`, perSecond: deps.messaging.accountSendRatePerSecond }];
   if (!(await deps.rateLimiter.tryAcquire(scopes, now))) {
-    await deps.queue.send('send', [{ body: message, delaySeconds: 1 }]);
+    await deps.queue.send('send', [{ body: job.message, delaySeconds: 1 }]);
     return 'deferred';
   }
 
@@ -153,20 +240,19 @@ export async function processSendMessage(deps: SenderDeps, message: SendMessage)
   // The abandoned claim's message never went out (no Send event came within the grace period).
   if (existing?.messageId) await deps.messageLog.update(ref, existing.messageId, { status: 'failed' }, ['sending']);
 
-  const template = await templateCache.get(`t:${broadcast.templateId}`, () => deps.templates.get(broadcast.templateId));
+  const template = await templateCache.get(`t:${job.templateId}`, () => deps.templates.get(job.templateId));
   await deps.messageLog.put(ref, {
     id: messageId,
-    channel: broadcast.channel,
-    templateId: broadcast.templateId,
-    broadcastId: broadcast.id,
+    channel: job.channel,
+    templateId: job.templateId,
+    ...job.log,
     status: 'sending',
     sentAt: now.toISOString(),
-    sendShard: message.shard,
   });
 
   let receipt: { providerMessageId: string };
   try {
-    receipt = await deliver(deps, broadcast, template, profile, ref, messageId);
+    receipt = await deliver(deps, job, template, profile, messageId);
   } catch (error) {
     if (error instanceof PermanentSendError) {
       await deps.sends.finish(key, messageId, { status: 'failed', failReason: error.message.slice(0, 200) });
@@ -187,29 +273,25 @@ export async function processSendMessage(deps: SenderDeps, message: SendMessage)
   return 'sent';
 }
 
-async function deliver(
-  deps: SenderDeps,
-  broadcast: Broadcast,
-  template: StoredTemplate | undefined,
-  profile: Profile | undefined,
-  ref: ProfileRef,
-  messageId: string,
-): Promise<{ providerMessageId: string }> {
+async function deliver(deps: SenderDeps, job: SendJob, template: StoredTemplate | undefined, profile: Profile | undefined, messageId: string): Promise<{ providerMessageId: string }> {
   if (!template || !profile) throw new PermanentSendError('template or profile missing');
-  const address = addressOf(profile, broadcast.channel) ?? '';
+  // A journey names its template and channel separately; a template of the other channel has no body for this one.
+  if (template.channel !== job.channel) throw new PermanentSendError(`template ${template.id} is for ${template.channel}, not ${job.channel}`);
+  const { ref } = job;
+  const address = addressOf(profile, job.channel) ?? '';
   const token = signUnsubscribeToken(await deps.keys.unsubscribeKey(), {
     userId: ref.id,
     anonymous: ref.kind === 'anonymous',
-    channel: broadcast.channel,
+    channel: job.channel,
     messageId,
-    broadcastId: broadcast.id,
+    ...job.origin,
     issuedAt: deps.clock.now().toISOString(),
   });
   const url = unsubscribeUrl(deps.messaging.publicApiUrl, token);
-  const context = { traits: profile.traits, userId: ref.kind === 'user' ? ref.id : null, unsubscribe_url: url };
-  const tags = { engage_message: messageId, engage_broadcast: broadcast.id };
+  const context: RenderContext = { traits: profile.traits, userId: ref.kind === 'user' ? ref.id : null, unsubscribe_url: url, ...job.context };
+  const tags = { engage_message: messageId, ...('broadcastId' in job.origin ? { engage_broadcast: job.origin.broadcastId } : { engage_journey: job.origin.journeyId }) };
   try {
-    if (broadcast.channel === 'email') {
+    if (job.channel === 'email') {
       const email: CompiledEmailTemplate = { channel: 'email', subject: template.subject ?? '', html: template.html ?? '', ...(template.text ? { text: template.text } : {}) };
       const rendered = await renderEmail(email, context);
       return await deps.mailer.sendEmail({ to: address, from: deps.messaging.fromEmail, ...rendered, headers: listUnsubscribeHeaders(url), tags });
