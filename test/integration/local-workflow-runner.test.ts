@@ -393,6 +393,7 @@ describe('LocalWorkflowRunner', () => {
         startedAt: expect.any(String),
         stoppedAt: expect.any(String),
         currentState: 'Wait 30 days',
+        input: INPUT,
       });
       expect(runner.execution(executionArn)?.cause).toBe('Order Completed');
       expect(changes.map(({ change }) => change)).toEqual([
@@ -485,7 +486,7 @@ describe('LocalWorkflowRunner', () => {
       expect(again).toEqual(first);
     });
 
-    it('describes a run: status, times and current state; unknown → undefined', async () => {
+    it('describes a run: status, times, current state and input; unknown → undefined', async () => {
       // Prepare
       const definition = journey('email', {
         email: { type: 'send', channel: 'email', template: 'tpl_welcome', next: 'wait' },
@@ -501,7 +502,7 @@ describe('LocalWorkflowRunner', () => {
       const unknown = await runner.describe(`${executionArn}-nope`);
 
       // Assess
-      expect(description).toEqual({ executionArn, name: 'u_1-1', status: 'running', startedAt: expect.any(String), currentState: 'Wait 30 days' });
+      expect(description).toEqual({ executionArn, name: 'u_1-1', status: 'running', startedAt: expect.any(String), currentState: 'Wait 30 days', input: INPUT });
       expect(unknown).toBeUndefined();
       expect(runner.execution(executionArn)?.statesEntered).toEqual(['Send email: tpl_welcome', 'Wait 30 days']);
     });
