@@ -420,8 +420,12 @@ export interface JourneyStore {
   /** Every published version's definition, oldest first (counts place branches and variants by them). */
   versionDefinitions(journeyId: string): Promise<JourneyDefinition[]>;
 
-  /** Claims the re-entry slot for a trigger: false when another run holds it (or held it, for `never`). */
-  claimSlot(profileKey: string, slotSk: string, claim: { triggerId: string; executionName: string; journeyId: string; reentryBound?: string }): Promise<boolean>;
+  /**
+   * Claims the re-entry slot for a trigger; returns the execution name the trigger's run has
+   * (the one given, or the one it got when first claimed), or undefined when another trigger's
+   * run holds the slot (or held it, for `never`).
+   */
+  claimSlot(profileKey: string, slotSk: string, claim: { triggerId: string; executionName: string; journeyId: string; reentryBound?: string }): Promise<string | undefined>;
   /** The slot's run ended: an `after_exit` journey may admit the user again (after the cooldown). */
   releaseSlot(profileKey: string, slotSk: string, executionName: string, endedAt: string): Promise<void>;
 

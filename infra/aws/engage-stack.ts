@@ -5,6 +5,7 @@ import { Audiences } from './constructs/audiences';
 import { Broadcasts } from './constructs/broadcasts';
 import { DataTable } from './constructs/data-table';
 import { Ingestion } from './constructs/ingestion';
+import { Journeys } from './constructs/journeys';
 import { Messaging } from './constructs/messaging';
 import { Monitoring } from './constructs/monitoring';
 import { StreamProcessing } from './constructs/stream-processing';
@@ -28,6 +29,7 @@ export class EngageStack extends Stack {
   readonly audiences: Audiences;
   readonly messaging: Messaging;
   readonly broadcasts: Broadcasts;
+  readonly journeys: Journeys;
 
   constructor(scope: Construct, id: string, props: EngageStackProps = {}) {
     super(scope, id, {
@@ -81,12 +83,21 @@ export class EngageStack extends Stack {
       messaging: this.messaging,
       apiFunction: this.ingestion.apiFunction,
     });
+    // After messaging: journeys send through its send queue.
+    this.journeys = new Journeys(this, 'Journeys', {
+      table: this.data,
+      messaging: this.messaging,
+      apiFunction: this.ingestion.apiFunction,
+      streamFunction: this.streamProcessing.consumer,
+      namePrefix: this.settings.journeyNamePrefix,
+    });
 
     this.ingestion.monitor(this.monitoring);
     this.streamProcessing.monitor(this.monitoring);
     this.audiences.monitor(this.monitoring);
     this.messaging.monitor(this.monitoring);
     this.broadcasts.monitor(this.monitoring);
+    this.journeys.monitor(this.monitoring);
 
     new CfnOutput(this, 'ApiUrl', {
       description: 'Base URL of the ingestion and management API',
@@ -111,6 +122,10 @@ export class EngageStack extends Stack {
     new CfnOutput(this, 'SesConfigurationSetName', {
       description: 'SES configuration set every Engage email is sent through (events go to the default EventBridge bus)',
       value: this.messaging.configurationSet.configurationSetName,
+    });
+    new CfnOutput(this, 'JourneyNamePrefix', {
+      description: 'Every journey state machine is named <prefix>-<journey id> (Step Functions console)',
+      value: this.journeys.namePrefix,
     });
     new CfnOutput(this, 'DashboardUrl', {
       description: 'CloudWatch dashboard',

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { Stack } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { SFN_NAME_MAX_LENGTH } from '../../shared/aws/sfn/workflow-engine';
 
 /**
  * Deployment settings read from `cdk.json` context (SPEC.md section 5). Values may also arrive
@@ -28,6 +30,13 @@ export interface EngageSettings {
   readonly senderMaxConcurrency: number;
   /** Name of the SES configuration set the stack creates; `<stack name>-engage` when not set. */
   readonly sesConfigurationSetName: string;
+  /**
+   * `JOURNEY_NAME_PREFIX`: every journey state machine is `<prefix>-<journeyId>`, and IAM and the
+   * execution-status rule match `<prefix>-*` only, so no other deployment in the account and
+   * region may use a prefix that begins with `<prefix>-`. `<stack name>_journey` when not set
+   * (see {@link defaultJourneyNamePrefix}).
+   */
+  readonly journeyNamePrefix: string;
 }
 
 /** Context keys, as they are spelled in `cdk.json`. */
@@ -41,6 +50,7 @@ export const CONTEXT_KEYS = {
   accountSendRatePerSecond: 'engage:accountSendRatePerSecond',
   senderMaxConcurrency: 'engage:senderMaxConcurrency',
   sesConfigurationSetName: 'engage:sesConfigurationSetName',
+  journeyNamePrefix: 'engage:journeyNamePrefix',
 } as const;
 
 /** The bus name used when `engage:eventBusName` is not set. */
@@ -54,6 +64,31 @@ export const DEFAULT_SENDER_MAX_CONCURRENCY = 10;
 /** The SES configuration set name used when `engage:sesConfigurationSetName` is not set. */
 export function defaultSesConfigurationSetName(stackName: string): string {
   return `${stackName.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 57)}-engage`;
+}
+
+/** Journey ids are at most this long (the API generates and validates them). */
+export const MAX_JOURNEY_ID_LENGTH = 24;
+/** `<prefix>-<journeyId>` must fit a state machine name (80 characters) for every journey id. */
+export const MAX_JOURNEY_NAME_PREFIX_LENGTH = SFN_NAME_MAX_LENGTH - 1 - MAX_JOURNEY_ID_LENGTH;
+/** Appended to the stack name in the default journey name prefix. */
+const JOURNEY_PREFIX_SUFFIX = '_journey';
+
+/**
+ * The journey name prefix used when `engage:journeyNamePrefix` is not set:
+ * `<stack name>_journey` (`Engage_journey`, machines `Engage_journey-<journeyId>`).
+ *
+ * IAM policies and the execution-status rule match `<prefix>-*`, so no other deployment's
+ * machines may start with `<prefix>-`. Stack names never contain `_`, so no other stack of the
+ * account and region has a prefix that begins with this one. A stack name too long for the
+ * 55-character limit is cut to 40 characters plus 6 hexadecimal digits of its SHA-256.
+ *
+ * @example defaultJourneyNamePrefix('Engage') // 'Engage_journey'
+ */
+export function defaultJourneyNamePrefix(stackName: string): string {
+  const room = MAX_JOURNEY_NAME_PREFIX_LENGTH - JOURNEY_PREFIX_SUFFIX.length;
+  const safe = stackName.replace(/[^A-Za-z0-9-]/g, '-');
+  const base = safe.length <= room ? safe : `${safe.slice(0, room - 7)}-${createHash('sha256').update(stackName).digest('hex').slice(0, 6)}`;
+  return `${base}${JOURNEY_PREFIX_SUFFIX}`;
 }
 
 /** Thrown at synth time when a context value is missing or malformed. */
@@ -81,6 +116,9 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}
 const EVENT_BUS_NAME = /^[A-Za-z0-9._-]{1,256}$/;
 // An SES configuration set name: 1 to 64 letters, digits, "_" or "-".
 const SES_CONFIGURATION_SET_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+// A journey name prefix: characters Step Functions (and CloudWatch Logs delivery) accept in
+// state machine names, short enough for `<prefix>-<24-character journey id>`.
+const JOURNEY_NAME_PREFIX = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_JOURNEY_NAME_PREFIX_LENGTH}}$`);
 // SMS origination identities IAM can name: an End User Messaging ARN (phone number, pool or
 // sender ID), a phone number id or a pool id. A +E.164 number or a bare sender ID cannot be
 // turned into an ARN at synth time (the ARN holds the number's id, or the sender ID's country).
@@ -169,6 +207,18 @@ export function readEngageSettings(scope: Construct): EngageSettings {
       'an SES configuration set name: 1 to 64 letters, digits, "_" or "-" (or empty for <stack name>-engage)',
     );
   }
+  const journeyPrefixContext: unknown = scope.node.tryGetContext(CONTEXT_KEYS.journeyNamePrefix);
+  const journeyNamePrefix =
+    journeyPrefixContext === undefined || journeyPrefixContext === ''
+      ? defaultJourneyNamePrefix(Stack.of(scope).stackName)
+      : readString(scope, CONTEXT_KEYS.journeyNamePrefix, { allowEmpty: false });
+  if (!JOURNEY_NAME_PREFIX.test(journeyNamePrefix)) {
+    throw new InvalidContextError(
+      CONTEXT_KEYS.journeyNamePrefix,
+      journeyNamePrefix,
+      `a journey name prefix: 1 to ${MAX_JOURNEY_NAME_PREFIX_LENGTH} letters, digits, "_" or "-" (or empty for <stack name>_journey)`,
+    );
+  }
   return {
     senderEmail,
     smsOriginationIdentity,
@@ -192,5 +242,6 @@ export function readEngageSettings(scope: Construct): EngageSettings {
       default: DEFAULT_SENDER_MAX_CONCURRENCY,
     }),
     sesConfigurationSetName,
+    journeyNamePrefix,
   };
 }

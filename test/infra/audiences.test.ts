@@ -9,7 +9,7 @@ import {
   validateAudienceSettings,
 } from '../../infra/aws/constructs/audiences';
 import type { EngageStack } from '../../infra/aws/engage-stack';
-import { MEMBERSHIP_SK_PREFIX, PROFILE_SK, TIMER_SK_PREFIX, eventSk } from '../../shared/aws/dynamodb/keys';
+import { MEMBERSHIP_SK_PREFIX, PROFILE_SK, RUN_SK_PREFIX, TIMER_SK_PREFIX, eventSk } from '../../shared/aws/dynamodb/keys';
 import { queueUrlEnvVar } from '../../shared/aws/sqs/queue';
 import {
   asArray,
@@ -102,16 +102,18 @@ describe('Audiences', () => {
       expect(queue?.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
     });
 
-    it('is invoked only for memberships, message log entries (AUD#, MSG#) and broadcast items', () => {
+    it('is invoked only for memberships, message log entries, journey runs (AUD#, MSG#, JRUN#) and broadcast items', () => {
       const [mapping] = resourcesOf(template, 'AWS::Lambda::EventSourceMapping', {
         Properties: { FunctionName: { Ref: Match.stringLikeRegexp(`^${OUTBOX}`) } },
       });
       const filters: Array<{ Pattern: string }> = mapping?.Properties.FilterCriteria.Filters;
       // Lambda ORs the filters of a mapping.
       expect(filters.map((f) => JSON.parse(f.Pattern))).toEqual([
-        { dynamodb: { Keys: { sk: { S: [{ prefix: 'AUD#' }, { prefix: 'MSG#' }] } } } },
+        { dynamodb: { Keys: { sk: { S: [{ prefix: 'AUD#' }, { prefix: 'MSG#' }, { prefix: 'JRUN#' }] } } } },
         { dynamodb: { Keys: { pk: { S: [{ prefix: 'BROADCAST#' }] }, sk: { S: ['BROADCAST'] } } } },
       ]);
+      // Journey runs are the items the journey store writes under the profile.
+      expect(RUN_SK_PREFIX).toBe('JRUN#');
     });
 
     it('lets memberships through and keeps timers, profiles and events out', () => {

@@ -2,6 +2,7 @@ import type { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { LOG_DELIVERY_ACTIONS } from '../../infra/aws/constructs/journeys';
 import type { EngageStack } from '../../infra/aws/engage-stack';
 import { EVENTS_BY_NAME_INDEX, EVENTS_BY_TIME_INDEX, GSI1, TABLE_KEYS } from '../../shared/aws/dynamodb/table-definition';
 import {
@@ -85,10 +86,11 @@ describe('EngageStack', () => {
   });
 
   describe('the functions', () => {
-    it('are eleven, all Node.js 22 on arm64 with TABLE_NAME, JSON logs, tracing and source maps', () => {
+    it('are sixteen, all Node.js 22 on arm64 with TABLE_NAME, JSON logs, tracing and source maps', () => {
       // Assess: ingest, API, stream router, outbox, audience backfill, audience recheck, sender,
-      // messaging feedback, broadcast fan-out, broadcast start, broadcast progress
-      template.resourceCountIs('AWS::Lambda::Function', 11);
+      // messaging feedback, broadcast fan-out, broadcast start, broadcast progress, journey
+      // worker, hold_until, wait_until, check condition, journey status
+      template.resourceCountIs('AWS::Lambda::Function', 16);
       for (const fn of resourcesOf(template, 'AWS::Lambda::Function')) {
         expect(fn.Properties).toMatchObject({
           Runtime: 'nodejs22.x',
@@ -108,8 +110,8 @@ describe('EngageStack', () => {
 
     it('give every log group a retention period', () => {
       const groups = resourcesOf(template, 'AWS::Logs::LogGroup');
-      // One per function and the API access logs.
-      expect(groups).toHaveLength(12);
+      // One per function, the API access logs and the journey execution logs.
+      expect(groups).toHaveLength(18);
       for (const group of groups) expect(group.Properties.RetentionInDays).toEqual(expect.any(Number));
     });
 
@@ -266,7 +268,15 @@ describe('EngageStack', () => {
         .filter((s) => s.Resource === '*')
         .flatMap((s) => asArray(s.Action));
       expect(new Set(starActions)).toEqual(
-        new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'dynamodb:ListStreams']),
+        new Set([
+          'xray:PutTraceSegments',
+          'xray:PutTelemetryRecords',
+          'dynamodb:ListStreams',
+          // The journey role (traced state machines) and vended log delivery (journeys.test.ts).
+          'xray:GetSamplingRules',
+          'xray:GetSamplingTargets',
+          ...LOG_DELIVERY_ACTIONS,
+        ]),
       );
     });
   });
@@ -311,7 +321,7 @@ describe('EngageStack', () => {
   });
 
   describe('outputs', () => {
-    it.each(['ApiUrl', 'WriteKeySecretName', 'ApiKeySecretName', 'EventBusName', 'DashboardUrl', 'UnsubscribeKeySecretName', 'SesConfigurationSetName'])('has %s', (name) => {
+    it.each(['ApiUrl', 'WriteKeySecretName', 'ApiKeySecretName', 'EventBusName', 'DashboardUrl', 'UnsubscribeKeySecretName', 'SesConfigurationSetName', 'JourneyNamePrefix'])('has %s', (name) => {
       template.hasOutput(name, { Value: Match.anyValue() });
     });
 

@@ -51,6 +51,24 @@ describe('journey entry worker', () => {
     expect((await engine.services.journeys.countTotals(id)).entered).toBe(1);
   });
 
+  it('gives a message redelivered after a new version was published the run it already started, on its version', async () => {
+    // Prepare
+    const definition = { name: 'Redelivered across versions', entry: { event: 'Never' }, start: 'a', steps: LONG };
+    const id = await journey(definition);
+    const profile = await user('across-versions');
+    const message: JourneyMessage = { type: 'enter', journeyId: id, profile, trigger: { kind: 'event', messageId: 'm-v', event: 'Never', properties: {}, timestamp: new Date().toISOString() } };
+    await handleJourneyMessage(engine.services, message);
+
+    // Act
+    await publishJourney(engine.services, id);
+    const again = await enterJourney(engine.services, message);
+
+    // Assess
+    expect(again).toMatchObject({ kind: 'started', version: 1, duplicate: true });
+    expect(engine.workflows.executions().filter((e) => e.journeyId === id)).toHaveLength(1);
+    expect((await engine.services.journeys.runsOf(profile, id)).map((r) => r.version)).toEqual([1]);
+  });
+
   it('leaves a throttled start to the queue: the retry starts the same execution once', async () => {
     // Prepare
     const id = await journey({ name: 'Throttled', entry: { event: 'Never' }, start: 'a', steps: LONG });

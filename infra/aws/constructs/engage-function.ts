@@ -52,7 +52,7 @@ export interface EngageFunctionProps {
   /**
    * Dead-letter queue for asynchronous invocations (EventBridge Scheduler, S3, SNS...). Give one
    * to every function that is invoked asynchronously.
-   * @default - none: the function is invoked synchronously (API Gateway) or by an event source
+   * @default - none: the function is invoked synchronously (API Gateway, a Step Functions task) or by an event source
    * mapping, whose failures go to the mapping's on-failure destination
    */
   readonly deadLetterQueue?: sqs.IQueue;
@@ -168,7 +168,7 @@ export class EngageFunction extends Construct implements iam.IGrantable {
       acknowledgeOnResource(
         this.function,
         'Serverless-LambdaDLQ',
-        'A function DLQ only catches asynchronous invocations; this function is invoked synchronously (API Gateway) or by an event source mapping, whose failures go to the mapping\'s on-failure destination.',
+        'A function DLQ only catches asynchronous invocations; this function is invoked synchronously (API Gateway, a Step Functions Task state) or by an event source mapping, whose failures go to the mapping\'s on-failure destination.',
       );
     }
   }

@@ -81,15 +81,15 @@ export class DynamoJourneyStore extends EntityTable<Journey> implements JourneyS
     return items.map((item) => item.definition as JourneyDefinition);
   }
 
-  async claimSlot(profileKey: string, slotSk: string, claim: { triggerId: string; executionName: string; journeyId: string; reentryBound?: string }): Promise<boolean> {
+  async claimSlot(profileKey: string, slotSk: string, claim: { triggerId: string; executionName: string; journeyId: string; reentryBound?: string }): Promise<string | undefined> {
     const reopen = claim.reentryBound === undefined ? '' : ' OR (slotStatus = :ended AND endedAt <= :bound)';
-    return conditional(() =>
+    const claimed = await conditional(() =>
       this.documents.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: profileKey, sk: slotSk },
           UpdateExpression: 'SET triggerId = :trigger, executionName = :name, slotStatus = :active, journeyId = :journey, itemType = :type REMOVE endedAt',
-          ConditionExpression: `attribute_not_exists(pk) OR triggerId = :trigger${reopen}`,
+          ConditionExpression: `attribute_not_exists(pk)${reopen}`,
           ExpressionAttributeValues: {
             ':trigger': claim.triggerId,
             ':name': claim.executionName,
@@ -101,6 +101,11 @@ export class DynamoJourneyStore extends EntityTable<Journey> implements JourneyS
         }),
       ),
     );
+    if (claimed) return claim.executionName;
+    // Held: by this very trigger (a redelivery, perhaps after a new version was published: its
+    // run keeps the name it was given), or by another one.
+    const out = await this.documents.send(new GetCommand({ TableName: this.table, Key: { pk: profileKey, sk: slotSk }, ConsistentRead: true }));
+    return out.Item?.triggerId === claim.triggerId && typeof out.Item.executionName === 'string' ? out.Item.executionName : undefined;
   }
 
   async releaseSlot(profileKey: string, slotSk: string, executionName: string, endedAt: string): Promise<void> {

@@ -91,15 +91,14 @@ export async function enterJourney(deps: EntryDeps, input: { journeyId: string; 
   const slot = slotKey(journey.id, definition, entry);
   if ('missingKey' in slot) return { kind: 'missing-key', key: slot.missingKey };
   const id = triggerId(trigger);
-  const executionName = executionNameFor(journey.live.version, input.profile, id);
   const bound = reentryBound(definition, now);
-  const claimed = await deps.journeys.claimSlot(input.profile, slot.sk, {
+  const executionName = await deps.journeys.claimSlot(input.profile, slot.sk, {
     triggerId: id,
-    executionName,
+    executionName: executionNameFor(journey.live.version, input.profile, id),
     journeyId: journey.id,
     ...(bound === undefined ? {} : { reentryBound: bound }),
   });
-  if (!claimed) return { kind: 'reentry-refused' };
+  if (executionName === undefined) return { kind: 'reentry-refused' };
 
   const run: JourneyRun = {
     journeyId: journey.id,
