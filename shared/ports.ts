@@ -382,6 +382,8 @@ export interface WorkflowEngine {
   publish(journeyId: string, definition: Record<string, unknown>, description: string): Promise<{ stateMachineArn: string; versionArn: string; version: number }>;
   /** Starts an execution of a version. `name` is unique per state machine: a duplicate returns `started: false`. */
   start(versionArn: string, name: string, input: Record<string, unknown>): Promise<{ executionArn: string; started: boolean }>;
+  /** The ARN an execution of this name on this version has (or will have): known before it starts. */
+  executionArn(versionArn: string, name: string): string;
   /** Stops a running execution; no error if it already ended. */
   stop(executionArn: string, cause: string): Promise<void>;
   /** Completes a `.waitForTaskToken` task. */

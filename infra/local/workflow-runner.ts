@@ -282,6 +282,10 @@ export class LocalWorkflowRunner implements WorkflowEngine {
     return { stateMachineArn, versionArn: stored.versionArn, version };
   }
 
+  executionArn(versionArn: string, name: string): string {
+    return executionArnOf(versionArn, name);
+  }
+
   async start(versionArn: string, name: string, input: Record<string, unknown>): Promise<{ executionArn: string; started: boolean }> {
     await this.ready();
     this.checkOpen();

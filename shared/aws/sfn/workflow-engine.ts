@@ -131,6 +131,10 @@ export class StepFunctionsWorkflowEngine implements WorkflowEngine {
     return { stateMachineArn, versionArn, version };
   }
 
+  executionArn(versionArn: string, name: string): string {
+    return executionArnOf(versionArn, name);
+  }
+
   async start(versionArn: string, name: string, input: Record<string, unknown>): Promise<{ executionArn: string; started: boolean }> {
     try {
       const output = await this.client.send(new StartExecutionCommand({ stateMachineArn: versionArn, name, input: JSON.stringify(input) }));

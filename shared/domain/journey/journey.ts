@@ -50,6 +50,8 @@ export type RunStatus = 'running' | 'completed' | 'exited' | 'failed';
 export interface JourneyRun {
   journeyId: string;
   version: number;
+  /** The version the run started on (its execution's ARN follows from it and the name). */
+  versionArn?: string;
   executionName: string;
   executionArn?: string;
   userId: string | null;

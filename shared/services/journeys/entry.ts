@@ -103,6 +103,7 @@ export async function enterJourney(deps: EntryDeps, input: { journeyId: string; 
   const run: JourneyRun = {
     journeyId: journey.id,
     version: journey.live.version,
+    versionArn: journey.live.versionArn,
     executionName,
     userId: ref.kind === 'user' ? ref.id : null,
     ...(ref.kind === 'anonymous' ? { anonymousId: ref.id } : {}),
@@ -151,7 +152,9 @@ export async function exitRuns(deps: EntryDeps, input: { journeyId: string; prof
 
 /** Stops one run's execution and records it as exited early (also used by erasure). */
 export async function stopRun(deps: Pick<EntryDeps, 'journeys' | 'engine' | 'clock'>, profile: string, run: JourneyRun, reason: string): Promise<void> {
-  if (run.executionArn !== undefined) await deps.engine.stop(run.executionArn, reason);
+  // A run whose ARN was not stored yet (its worker died after starting it) is stopped all the same.
+  const executionArn = run.executionArn ?? (run.versionArn === undefined ? undefined : deps.engine.executionArn(run.versionArn, run.executionName));
+  if (executionArn !== undefined) await deps.engine.stop(executionArn, reason);
   const at = deps.clock.now().toISOString();
   await deps.journeys.endRun(profile, run.journeyId, run.executionName, 'exited', at, reason);
   await deps.journeys.releaseSlot(profile, run.slotSk, run.executionName, at);
