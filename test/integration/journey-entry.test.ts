@@ -3,6 +3,7 @@ import type { WorkflowEngine } from '../../shared/ports';
 import { enterJourney, handleJourneyMessage, type JourneyMessage } from '../../shared/services/journeys/entry';
 import { publishJourney, createJourney } from '../../shared/services/journeys/manage';
 import { startTestEngine, type TestEngine } from '../helpers/engine';
+import { handler as statusHandler } from '../../functions/journey-status/handler';
 
 /**
  * The entry worker against the local engine's real stores and runner: redelivery, throttling and
@@ -128,5 +129,39 @@ describe('journey entry worker', () => {
     // Assess
     expect(outcome.kind).toBe('stale');
     expect(await engine.services.journeys.runsOf(profile, id)).toEqual([]);
+  });
+
+  it('records a failed execution as failed, counts it, frees the slot and publishes it as exited with reason failed', async () => {
+    // Prepare
+    const id = await journey({ name: 'Fails', entry: { event: 'Never' }, reentry: { mode: 'after_exit' }, start: 'a', steps: LONG });
+    const profile = await user('failing');
+    const started = await enterJourney(engine.services, { journeyId: id, profile, trigger: { kind: 'manual', requestId: 'r-1' } });
+    if (started.kind !== 'started') throw new Error(started.kind);
+    const [run] = await engine.services.journeys.runsOf(profile, id);
+    const event = {
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      detail: { executionArn: run?.executionArn, name: started.executionName, status: 'FAILED', stopDate: Date.now(), input: JSON.stringify({ run: { pk: profile, sk: `JRUN#${id}#${started.executionName}` } }) },
+    };
+
+    // Act
+    const outcomes = [await statusHandler(event), await statusHandler(event)];
+    await engine.settle();
+
+    // Assess
+    expect(outcomes).toEqual([{ outcome: 'recorded' }, { outcome: 'already-ended' }]);
+    expect((await engine.services.journeys.runsOf(profile, id))[0]?.runStatus).toBe('failed');
+    expect(await engine.services.journeys.countTotals(id)).toMatchObject({ entered: 1, failed: 1 });
+    expect(engine.bus.recent(1000, { detailType: 'Journey Exited' }).filter((e) => e.detail.journeyId === id).map((e) => e.detail.reason)).toEqual(['failed']);
+    // after_exit: the failed run's slot is free again.
+    expect((await enterJourney(engine.services, { journeyId: id, profile, trigger: { kind: 'manual', requestId: 'r-2' } })).kind).toBe('started');
+  });
+
+  it('drops a malformed status event and ignores executions that are not journey runs', async () => {
+    expect(await statusHandler({ 'detail-type': 'Something else' })).toEqual({ outcome: 'invalid' });
+    expect(
+      await statusHandler({ 'detail-type': 'Step Functions Execution Status Change', detail: { executionArn: 'arn:x', name: 'n', status: 'SUCCEEDED', input: '{"not":"a run"}' } }),
+    ).toEqual({ outcome: 'unknown-run' });
+    expect(await statusHandler({ 'detail-type': 'Step Functions Execution Status Change', detail: { executionArn: 'arn:x', name: 'n', status: 'RUNNING' } })).toEqual({ outcome: 'not-ended' });
   });
 });

@@ -367,6 +367,19 @@ describe('journeys over the HTTP API', () => {
       });
     });
 
+    it("waits until the next wall-clock time in the user's zone, days shortened by the time scale", async () => {
+      // Prepare
+      const event = unique('Morning');
+      const id = await publish({ name: 'Morning', entry: { event }, start: 'morning', steps: { morning: { type: 'wait_until', time: '09:00', timezone: 'user', weekdays: ['mon'], next: null } } });
+      const someone = await user({ timezone: 'Asia/Tokyo' });
+
+      // Act
+      await track(someone, event);
+
+      // Assess: at most a week of waiting, 350 ms here.
+      expect((await runsEnded(id, someone))[0]).toMatchObject({ status: 'completed', currentStep: 'morning' });
+    });
+
     it('enters by hand under the re-entry rule, and refuses what it must', async () => {
       // Prepare
       const id = await publish({ name: 'Manual', entry: { event: unique('Never sent') }, start: 'a', steps: { a: { type: 'wait', duration: 'PT1H', next: null } } });
