@@ -47,13 +47,20 @@ export async function requestErasure(profiles: ProfileStore, id: string, now: st
  * the profile item itself, whose REMOVE record tells every other consumer it is gone.
  * Idempotent and resumable like continueMerge.
  */
-export async function continueErasure(deps: MaintenanceDeps, profile: Profile): Promise<'done' | 'resumed' | 'skipped'> {
+export async function continueErasure(
+  deps: MaintenanceDeps & {
+    /** Runs before an identity's items are deleted (journeys stop its runs). Must be idempotent: a resumed erasure runs it again. */
+    beforeErasing?: (ref: ProfileRef) => Promise<unknown>;
+  },
+  profile: Profile,
+): Promise<'done' | 'resumed' | 'skipped'> {
   if (profile.erasureRequestedAt === undefined) return 'skipped';
   const { profiles, clock } = deps;
   const deadline = clock.now().getTime() + (deps.budgetMs ?? DEFAULT_BUDGET_MS);
 
   const owned = await mergedIdentities(profiles, profile.ref);
   for (const ref of [...owned, profile.ref]) {
+    await deps.beforeErasing?.(ref);
     for (;;) {
       const sortKeys = await profiles.listOwnedItems(ref, PAGE);
       if (sortKeys.length === 0) break;

@@ -160,9 +160,9 @@ async function routeProfileChange(deps: RouterDeps, change: TableChange, ref: Pr
     // Act on the profile as it is now, not as the (possibly replayed, stale) record shows it.
     const current = await deps.profiles.getProfile(ref);
     if (!current) return { kind: 'ignored' };
-    const maintenance = { profiles: deps.profiles, clock: deps.clock, budgetMs: deps.budgetMs };
-    // Runs stop before erasure deletes their items (a run left going would send to an erased user).
-    if (current.erasureRequestedAt !== undefined) await stopAllRuns(deps, ref);
+    // Runs stop before erasure deletes their items, on the user and on every identity merged
+    // into it (a run left going would send to an erased user).
+    const maintenance = { profiles: deps.profiles, clock: deps.clock, budgetMs: deps.budgetMs, beforeErasing: (identity: ProfileRef) => stopAllRuns(deps, identity) };
     const outcome = current.erasureRequestedAt !== undefined ? await continueErasure(maintenance, current) : await continueMerge(maintenance, current);
     // A merged identity leaves its audiences (its user is evaluated from the moved events).
     if (current.mergedInto !== undefined && current.erasureRequestedAt === undefined) await evaluate(deps, ref, { all: true });

@@ -117,6 +117,25 @@ describe('journey entry worker', () => {
     expect(duringCooldown.kind).toBe('reentry-refused');
   });
 
+  it('does not re-arm an after_exit slot when an old trigger is redelivered after its run ended', async () => {
+    // Prepare
+    const id = await journey({ name: 'No re-arm', entry: { event: 'Never' }, reentry: { mode: 'after_exit' }, start: 'a', steps: { a: { type: 'wait', duration: 'PT1M', next: null } } });
+    const profile = await user('rearm');
+    const enter = (messageId: string) => enterJourney(engine.services, { journeyId: id, profile, trigger: { kind: 'event', messageId, event: 'Never', properties: {}, timestamp: new Date().toISOString() } });
+    await enter('old');
+    for (let i = 0; i < 100 && (await engine.services.journeys.runsOf(profile, id))[0]?.runStatus === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+    await engine.settle();
+
+    // Act
+    const redelivered = await enter('old');
+    const next = await enter('new');
+
+    // Assess
+    expect(redelivered).toMatchObject({ kind: 'started', duplicate: true });
+    expect(next).toMatchObject({ kind: 'started', duplicate: false });
+    expect(await engine.services.journeys.runsOf(profile, id)).toHaveLength(2);
+  });
+
   it('drops a replayed audience entry of someone who has left the audience since', async () => {
     // Prepare
     const audience = await engine.api('POST', '/v1/audiences', { name: 'Plan y', rule: { trait: 'plan', op: 'eq', value: 'y' } });

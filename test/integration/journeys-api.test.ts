@@ -423,6 +423,31 @@ describe('journeys over the HTTP API', () => {
       expect(await runsEnded(id, someone)).toHaveLength(1);
     });
 
+    it('stops the runs of an anonymous identity merged into a user when the user is erased', async () => {
+      // Prepare
+      const event = unique('Browsed');
+      const id = await publish({ name: 'Anonymous', entry: { event }, start: 'a', steps: { a: { type: 'wait', duration: 'P300D', next: null } } });
+      const anonymousId = unique('anon');
+      const userId = unique('merged');
+      await engine.ingest('/v1/track', { anonymousId, event });
+      await until(
+        async () => {
+          await engine.settle();
+          return engine.workflows.executions().filter((e) => e.journeyId === id);
+        },
+        (runs) => runs.length === 1 && runs[0]?.currentState === 'Wait 300 days',
+      );
+      await engine.ingest('/v1/identify', { anonymousId, userId, traits: { email: `${userId}@example.com` } });
+      await engine.settle();
+
+      // Act
+      expect((await engine.api('DELETE', `/v1/profiles/${userId}`)).status).toBe(202);
+      await engine.settle();
+
+      // Assess
+      expect(engine.workflows.executions().filter((e) => e.journeyId === id).map((e) => e.status)).toEqual(['aborted']);
+    });
+
     it('stops a user\'s runs when the profile is erased', async () => {
       // Prepare
       const event = unique('Erase me');

@@ -82,7 +82,8 @@ export class DynamoJourneyStore extends EntityTable<Journey> implements JourneyS
   }
 
   async claimSlot(profileKey: string, slotSk: string, claim: { triggerId: string; executionName: string; journeyId: string; reentryBound?: string }): Promise<string | undefined> {
-    const reopen = claim.reentryBound === undefined ? '' : ' OR (slotStatus = :ended AND endedAt <= :bound)';
+    // A slot is reopened for a new trigger only: the same trigger redelivered after its run ended must not re-arm it.
+    const reopen = claim.reentryBound === undefined ? '' : ' OR (slotStatus = :ended AND endedAt <= :bound AND triggerId <> :trigger)';
     const claimed = await conditional(() =>
       this.documents.send(
         new UpdateCommand({

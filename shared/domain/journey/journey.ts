@@ -106,11 +106,6 @@ function hash(value: string, length: number): string {
   return createHash('sha256').update(value).digest('hex').slice(0, length);
 }
 
-/** Characters Step Functions accepts in names, from a user id, for readability in the console. */
-function readable(id: string, max: number): string {
-  return id.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, max);
-}
-
 /**
  * Where the re-entry decision is kept under the profile: one slot per journey (`never`,
  * `after_exit`), or one per entry key value (`every_event`). A conditional write on it admits
@@ -127,12 +122,12 @@ export function slotKey(journeyId: string, definition: JourneyDefinition, entry:
 
 /**
  * The execution name: from the journey version, the user and the trigger, deterministic so that
- * a redelivered entry starts nothing new (Step Functions refuses a second execution of a name).
- * At most 80 characters of `[A-Za-z0-9_.-]`: `v3-<user id, readable part>-<user hash>-<trigger hash>`.
+ * a redelivered entry starts nothing new (Step Functions refuses a second execution of a name):
+ * `v3-<user hash>-<trigger hash>`. Only hashes: execution names show in the console, in logs
+ * without execution data, in CloudWatch and in count markers, and a user id may be an email.
  */
 export function executionNameFor(version: number, profileKey: string, trigger: string): string {
-  const id = profileKey.slice(profileKey.indexOf('#') + 1);
-  return `v${version}-${readable(id, 32)}-${hash(profileKey, 10)}-${hash(trigger, 16)}`;
+  return `v${version}-${hash(profileKey, 20)}-${hash(trigger, 20)}`;
 }
 
 /** Sort key of a run under its profile: runs of a journey are one `begins_with` away. */
