@@ -42,6 +42,7 @@ import { LocalSesEvents } from './ses-events';
 import { LocalSmsEvents } from './sms-events';
 import { LocalSmsOutbox } from './sms-outbox';
 import { localLambdaContext } from './lambda-context';
+import { endRunsLostOnRestart } from './orphaned-runs';
 import type { LocalSettings } from './settings';
 
 export const LOCAL_TABLE_NAME = 'engage';
@@ -289,6 +290,8 @@ export async function startLocalEngine(options: StartOptions = {}): Promise<Loca
       concurrency: 2,
     });
     await scheduler.start();
+    const lost = await endRunsLostOnRestart(DynamoDBDocumentClient.from(dynamo.client), LOCAL_TABLE_NAME, services);
+    if (lost > 0) console.log(`${lost} journey run(s) in flight when the engine last stopped were ended as failed (local runs live in memory).`);
 
     let rechecking: Promise<void> | undefined;
     const recheck = (): Promise<void> => {
