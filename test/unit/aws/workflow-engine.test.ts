@@ -313,6 +313,7 @@ describe('StepFunctionsWorkflowEngine', () => {
         name: 'j_cart-1-u_1-0',
         status: 'RUNNING',
         startDate: new Date('2026-03-01T10:00:00Z'),
+        input: '{"userId":"u_1","run":{"pk":"USER#u_1","sk":"JRUN#j_cart#n"}}',
       });
       sfnMock.on(GetExecutionHistoryCommand).resolves({
         events: [
@@ -333,6 +334,7 @@ describe('StepFunctionsWorkflowEngine', () => {
         name: 'j_cart-1-u_1-0',
         status: 'running',
         startedAt: '2026-03-01T10:00:00.000Z',
+        input: { userId: 'u_1', run: { pk: 'USER#u_1', sk: 'JRUN#j_cart#n' } },
         currentState: 'Hold until Order Completed (2 days)',
       });
       expect(sfnMock).toHaveReceivedCommandWith(GetExecutionHistoryCommand, { executionArn: EXECUTION, reverseOrder: true, maxResults: 100, includeExecutionData: false });
@@ -404,6 +406,7 @@ describe('StepFunctionsWorkflowEngine', () => {
       expect(executionArnOf(MACHINE, 'x')).toBe('arn:aws:states:eu-west-1:123456789012:execution:engage-j_cart:x');
       expect(executionArnOf(`${MACHINE}:3`, 'x')).toBe('arn:aws:states:eu-west-1:123456789012:execution:engage-j_cart:x');
       expect(executionArnOf(`${MACHINE}:live`, 'x')).toBe('arn:aws:states:eu-west-1:123456789012:execution:engage-j_cart:x');
+      expect(engine().executionArn(`${MACHINE}:3`, 'x')).toBe('arn:aws:states:eu-west-1:123456789012:execution:engage-j_cart:x');
     });
   });
 });
