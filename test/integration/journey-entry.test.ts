@@ -4,6 +4,8 @@ import { enterJourney, handleJourneyMessage, type JourneyMessage } from '../../s
 import { publishJourney, createJourney } from '../../shared/services/journeys/manage';
 import { startTestEngine, type TestEngine } from '../helpers/engine';
 import { handler as statusHandler } from '../../functions/journey-status/handler';
+import { checkCondition, findNextTime, registerHold } from '../../shared/services/journeys/tasks';
+import { ValidationError } from '../../shared/errors';
 
 /**
  * The entry worker against the local engine's real stores and runner: redelivery, throttling and
@@ -182,5 +184,43 @@ describe('journey entry worker', () => {
       await statusHandler({ 'detail-type': 'Step Functions Execution Status Change', detail: { executionArn: 'arn:x', name: 'n', status: 'SUCCEEDED', input: '{"not":"a run"}' } }),
     ).toEqual({ outcome: 'unknown-run' });
     expect(await statusHandler({ 'detail-type': 'Step Functions Execution Status Change', detail: { executionArn: 'arn:x', name: 'n', status: 'RUNNING' } })).toEqual({ outcome: 'not-ended' });
+  });
+
+  describe('task functions', () => {
+    const run = { journeyId: 'j', version: 1, stepId: 's', executionName: 'e', userId: 'tasks' };
+
+    it("finds the next time in the user's zone, and in UTC when the profile has none", async () => {
+      // Prepare
+      const tokyo = await user('tasks-tokyo');
+      await engine.ingest('/v1/identify', { userId: 'tasks-tokyo', traits: { timezone: 'Asia/Tokyo' } });
+      await engine.settle();
+      const plain = await user('tasks-plain');
+      // Act
+      const inTokyo = await findNextTime(engine.services, { ...run, profile: tokyo, time: '09:00', timezone: 'user' });
+      const inUtc = await findNextTime(engine.services, { ...run, profile: plain, time: '09:00', timezone: 'user' });
+      // Assess
+      expect(inTokyo.zone).toBe('Asia/Tokyo');
+      expect(new Date(inTokyo.timestamp).getUTCHours()).toBe(0);
+      expect(inUtc.zone).toBe('UTC');
+      expect(new Date(inUtc.timestamp).getUTCHours()).toBe(9);
+    });
+
+    it('evaluates branch rules on fresh data: first match wins, -1 for none', async () => {
+      // Prepare
+      const profile = await user('tasks-branch');
+      const branches = [
+        { name: 'Gold', rule: { trait: 'plan', op: 'eq', value: 'gold' } },
+        { name: 'Any plan', rule: { trait: 'plan', op: 'exists' } },
+      ];
+      // Act & Assess
+      expect(await checkCondition(engine.services, { ...run, profile, branches })).toEqual({ branchIndex: 1 });
+      expect(await checkCondition(engine.services, { ...run, profile, branches: branches.slice(0, 1) })).toEqual({ branchIndex: -1 });
+    });
+
+    it('refuses malformed payloads (the run fails visibly rather than guessing)', async () => {
+      await expect(registerHold(engine.services, { ...run, profile: 'USER#x' })).rejects.toThrow(ValidationError);
+      await expect(findNextTime(engine.services, { ...run, profile: 'nobody', time: '9am', timezone: 'UTC' })).rejects.toThrow(ValidationError);
+      await expect(checkCondition(engine.services, { ...run, profile: 'NOPE#x', branches: [] })).rejects.toThrow(ValidationError);
+    });
   });
 });
