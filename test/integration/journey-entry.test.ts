@@ -1,6 +1,7 @@
 import { profilePk } from '../../shared/aws/dynamodb/keys';
 import type { WorkflowEngine } from '../../shared/ports';
-import { enterJourney, handleJourneyMessage, type JourneyMessage } from '../../shared/services/journeys/entry';
+import { enterJourney, handleJourneyMessage, MAX_THROTTLED_ATTEMPTS, processJourneyMessage, throttleDelaySeconds, type JourneyMessage } from '../../shared/services/journeys/entry';
+import type { OutgoingMessage, Queue, QueueName } from '../../shared/ports';
 import { publishJourney, createJourney } from '../../shared/services/journeys/manage';
 import { startTestEngine, type TestEngine } from '../helpers/engine';
 import { handler as statusHandler } from '../../functions/journey-status/handler';
@@ -97,6 +98,37 @@ describe('journey entry worker', () => {
     // Assess
     expect(retried).toMatchObject({ kind: 'started' });
     expect(engine.workflows.executions().filter((e) => e.journeyId === id)).toHaveLength(1);
+  });
+
+  it('puts a throttled entry back on the queue with a growing delay instead of spending its receives, and fails other errors', async () => {
+    // Prepare
+    const id = await journey({ name: 'Requeued', entry: { event: 'Never' }, start: 'a', steps: LONG });
+    const profile = await user('requeued');
+    const sent: Array<{ queue: QueueName; messages: OutgoingMessage[] }> = [];
+    const queue = { send: (q: QueueName, messages: OutgoingMessage[]) => Promise.resolve(void sent.push({ queue: q, messages })) } as Queue;
+    let error = 'ThrottlingException';
+    const failing = { ...engine.workflows, start: () => Promise.reject(Object.assign(new Error('no'), { name: error })) } as unknown as WorkflowEngine;
+    const deps = { ...engine.services, engine: failing, queue };
+    const message: JourneyMessage = { type: 'enter', journeyId: id, profile, trigger: { kind: 'event', messageId: 'm-q', event: 'Never', properties: {}, timestamp: new Date().toISOString() } };
+
+    // Act
+    const first = await processJourneyMessage(deps, message);
+    const second = await processJourneyMessage(deps, { ...message, throttled: 1 });
+    error = 'ExecutionLimitExceeded';
+    const quota = await processJourneyMessage(deps, message);
+    error = 'AccessDeniedException';
+    const denied = processJourneyMessage(deps, message);
+    const exhausted = processJourneyMessage({ ...deps, engine: { ...failing, start: () => Promise.reject(Object.assign(new Error('no'), { name: 'ThrottlingException' })) } as unknown as WorkflowEngine }, { ...message, throttled: MAX_THROTTLED_ATTEMPTS });
+
+    // Assess
+    expect([first, second, quota]).toEqual(['throttled', 'throttled', 'throttled']);
+    await expect(denied).rejects.toThrow('no');
+    await expect(exhausted).rejects.toThrow('no');
+    expect(sent.map((s) => [s.queue, (s.messages[0]?.body as { throttled?: number }).throttled])).toEqual([['entry', 1], ['entry', 2], ['entry', 1]]);
+    expect(sent.every((s) => (s.messages[0]?.delaySeconds ?? 0) >= 1)).toBe(true);
+    expect(throttleDelaySeconds(0, () => 0)).toBe(1);
+    expect(throttleDelaySeconds(3, () => 1)).toBe(16);
+    expect(throttleDelaySeconds(50, () => 1)).toBe(900);
   });
 
   it('refuses re-entry during the after_exit cooldown, and a second trigger while a run is active', async () => {

@@ -10,7 +10,7 @@ import {
   type JourneyRun,
 } from '../../domain/journey/journey';
 import { parseProfilePk } from '../../aws/dynamodb/keys';
-import type { Clock, JourneyStore, MembershipStore, ProfileStore, WorkflowEngine } from '../../ports';
+import type { Clock, JourneyStore, MembershipStore, ProfileStore, Queue, WorkflowEngine } from '../../ports';
 
 /**
  * The journey worker's use cases, fed by the entry queue: enter a user (re-entry rule, then a
@@ -35,7 +35,14 @@ const TriggerSchema = z.discriminatedUnion('kind', [
 
 /** A message on the entry queue. */
 export const JourneyMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('enter'), journeyId: z.string().min(1), profile: z.string().min(1), trigger: TriggerSchema }),
+  z.object({
+    type: z.literal('enter'),
+    journeyId: z.string().min(1),
+    profile: z.string().min(1),
+    trigger: TriggerSchema,
+    /** How many times Step Functions throttled this entry (each time it went back on the queue). */
+    throttled: z.number().int().min(0).optional(),
+  }),
   z.object({
     type: z.literal('exit'),
     journeyId: z.string().min(1),
@@ -178,3 +185,36 @@ export async function handleJourneyMessage(deps: EntryDeps, message: JourneyMess
       return 'resumed';
   }
 }
+
+/** Step Functions' answers that mean "not now": the start rate or the open-executions quota. */
+const THROTTLING = new Set(['ThrottlingException', 'ExecutionLimitExceeded', 'TooManyRequestsException', 'Throttling']);
+
+/** Re-queued throttled messages wait 2, 4, 8… seconds, up to 15 minutes (SQS's longest delay), jittered. */
+export function throttleDelaySeconds(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(900, 2 ** Math.min(attempt + 1, 10));
+  return Math.max(1, Math.round(ceiling / 2 + (random() * ceiling) / 2));
+}
+
+/** After this many throttled attempts (days of waiting) the message fails like any other, to the DLQ. */
+export const MAX_THROTTLED_ATTEMPTS = 500;
+
+/**
+ * The worker's entry point. A throttled start (StartExecution's token bucket, or the quota of open
+ * executions) puts the message back on the queue with a growing delay instead of failing it, so
+ * a million simultaneous entries wait as long as they must without spending their receive count
+ * (which would dead-letter them after `maxReceiveCount × visibility`). Everything else fails the
+ * message, which SQS redelivers.
+ */
+export async function processJourneyMessage(deps: EntryDeps & { queue: Queue }, message: JourneyMessage): Promise<string> {
+  try {
+    return await handleJourneyMessage(deps, message);
+  } catch (error) {
+    const name = error instanceof Error ? error.name : '';
+    const attempt = message.type === 'enter' ? (message.throttled ?? 0) : 0;
+    if (!THROTTLING.has(name) || attempt >= MAX_THROTTLED_ATTEMPTS) throw error;
+    const body: JourneyMessage = message.type === 'enter' ? { ...message, throttled: attempt + 1 } : message;
+    await deps.queue.send('entry', [{ body, delaySeconds: throttleDelaySeconds(attempt) }]);
+    return 'throttled';
+  }
+}
+
