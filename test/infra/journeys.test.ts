@@ -282,7 +282,7 @@ describe('Journeys', () => {
         RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 20 },
       });
       expect(resources[dlqId].Properties).toEqual({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
-      // Throttled StartExecution calls are retried for an hour before an entry is given up on.
+      // Failures other than throttling (re-queued by the worker) are retried for an hour before an entry is given up on.
       expect(JOURNEY_WORKER_SETTINGS.maxReceiveCount * JOURNEY_WORKER_SETTINGS.timeout.toSeconds() * 6).toBeGreaterThanOrEqual(3600);
     });
 
@@ -312,6 +312,7 @@ describe('Journeys', () => {
     it.each([
       [API, 'the API'],
       [STREAM, 'the stream router (entries, exits, hold completions)'],
+      [WORKER, 'the worker (a throttled start goes back on the queue with a delay)'],
     ])('lets %s send to the entry queue and names it in QUEUE_URL_ENTRY (%s)', (fn) => {
       const queueId = logicalIdOf(template, 'AWS::SQS::Queue', 'JourneysEntryQueue');
       expect(environmentOf(template, fn)[ENTRY_QUEUE_URL_ENV]).toEqual({ Ref: queueId });
@@ -328,8 +329,8 @@ describe('Journeys', () => {
         .flatMap((p): Array<{ Ref: string }> => p.Properties.Roles)
         .map((r) => r.Ref)
         .sort();
-      expect(senders).toEqual([API, STREAM].map((fn) => serviceRole(template, fn)).sort());
-      for (const fn of [WORKER, HOLD_UNTIL, WAIT_UNTIL, CHECK_CONDITION, STATUS]) expect(environmentOf(template, fn)[ENTRY_QUEUE_URL_ENV]).toBeUndefined();
+      expect(senders).toEqual([API, STREAM, WORKER].map((fn) => serviceRole(template, fn)).sort());
+      for (const fn of [HOLD_UNTIL, WAIT_UNTIL, CHECK_CONDITION, STATUS]) expect(environmentOf(template, fn)[ENTRY_QUEUE_URL_ENV]).toBeUndefined();
     });
 
     it('spells the queue URL variable as the SQS adapter reads it', () => {

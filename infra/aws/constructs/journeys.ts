@@ -29,10 +29,10 @@ export const JOURNEY_WORKER_SETTINGS = {
    */
   maxConcurrency: 20,
   /**
-   * Throttled StartExecution calls fail their item (partial batch failure), which SQS delivers
-   * again once its visibility timeout (6 x 30 s) has passed: 20 receives keep an entry trying
-   * for an hour before it is dead-lettered (alarmed), so a million users entering at once wait
-   * in the queue instead of being lost.
+   * Other failures of an entry (not throttling: a throttled StartExecution is put back on the
+   * queue by the worker with a growing delay, spending no receive) are delivered again once the
+   * visibility timeout (6 x 30 s) has passed: 20 receives keep an entry trying for an hour
+   * before it is dead-lettered (alarmed).
    */
   maxReceiveCount: 20,
 } as const;
@@ -294,6 +294,8 @@ export class Journeys extends Construct {
     // Read-write: run items, re-entry keys, hold tokens.
     table.bind(this.worker, 'readWrite');
     this.bindSettings(this.worker, { compiles: true });
+    // A throttled start goes back on the entry queue with a delay (spending no receive).
+    this.bindEntryQueue(this.worker);
     this.grantStartExecution(this.worker);
     this.grantStopExecution(this.worker);
     this.grantTaskResponse(this.worker);
