@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import { recordExecutionEnd } from '../../shared/services/journeys/run-status';
+import { activeRuns, recordExecutionEnd } from '../../shared/services/journeys/run-status';
 import { logger } from '../lib/logger';
 import { metrics } from '../lib/metrics';
 import { getServices } from '../lib/wiring';
@@ -35,10 +35,17 @@ function parseInput(text: string | null | undefined): unknown {
 /**
  * Execution status changes of this deployment's journeys (an EventBridge rule on the default
  * bus): a run's end is recorded on its item (the stream then counts it and publishes it), and
- * failures are a metric the "failed journey executions" alarm watches.
+ * failures are a metric the "failed journey executions" alarm watches. Once a minute another
+ * rule asks it for the number of runs in flight (`JourneyRunsActive`).
  */
 export const handler = async (event: unknown): Promise<{ outcome: string }> => {
   try {
+    // Once a minute (a scheduled rule): the runs in flight, for the dashboard.
+    if (typeof event === 'object' && event !== null && (event as { kind?: unknown }).kind === 'active-runs') {
+      const { active } = await activeRuns(getServices());
+      metrics.addMetric('JourneyRunsActive', MetricUnit.Count, active);
+      return { outcome: `active ${active}` };
+    }
     const parsed = StatusChangeSchema.safeParse(event);
     if (!parsed.success) {
       logger.error('malformed execution status event dropped');

@@ -462,23 +462,31 @@ describe('Journeys', () => {
       expect(EXECUTION_STATUS_DETAIL_TYPE).toBe('Step Functions Execution Status Change');
     });
 
-    it('is the only one allowed to invoke the status function, and to dead-letter into its queue', () => {
-      template.hasResourceProperties('AWS::Lambda::Permission', {
-        Action: 'lambda:InvokeFunction',
-        FunctionName: getAtt(template, 'AWS::Lambda::Function', STATUS),
-        Principal: 'events.amazonaws.com',
-        SourceArn: getAtt(template, 'AWS::Events::Rule', 'JourneysStatusRule'),
-      });
+    it('and the once-a-minute active-runs rule are the only ones allowed to invoke the status function, and to dead-letter into its queue', () => {
+      const rules = ['JourneysStatusRule', 'JourneysActiveRunsRule'];
+      const permissions = resourcesOf(template, 'AWS::Lambda::Permission', { Properties: { FunctionName: getAtt(template, 'AWS::Lambda::Function', STATUS) } });
+      expect(permissions.map((p) => p.Properties)).toEqual(
+        rules.map((rule) => ({ Action: 'lambda:InvokeFunction', FunctionName: getAtt(template, 'AWS::Lambda::Function', STATUS), Principal: 'events.amazonaws.com', SourceArn: getAtt(template, 'AWS::Events::Rule', rule) })),
+      );
       const dlqId = logicalIdOf(template, 'AWS::SQS::Queue', 'JourneysStatusDeadLetterQueue');
       const [policy] = resourcesOf(template, 'AWS::SQS::QueuePolicy', { Properties: { Queues: [{ Ref: dlqId }] } });
       const allows = (policy?.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>).filter((s) => s.Effect === 'Allow');
-      expect(allows).toEqual([
-        expect.objectContaining({
-          Principal: { Service: 'events.amazonaws.com' },
-          Action: 'sqs:SendMessage',
-          Condition: { ArnEquals: { 'aws:SourceArn': getAtt(template, 'AWS::Events::Rule', 'JourneysStatusRule') } },
-        }),
-      ]);
+      expect(allows).toEqual(
+        rules.map((rule) =>
+          expect.objectContaining({
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Condition: { ArnEquals: { 'aws:SourceArn': getAtt(template, 'AWS::Events::Rule', rule) } },
+          }),
+        ),
+      );
+    });
+
+    it('asks for the runs in flight once a minute, with a fixed input', () => {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(1 minute)',
+        Targets: [Match.objectLike({ Arn: getAtt(template, 'AWS::Lambda::Function', STATUS), Input: JSON.stringify({ kind: 'active-runs' }), RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 300 } })],
+      });
     });
 
     it('status function: read-write table, its failed asynchronous invocations in the same DLQ, reads executions of this deployment only', () => {

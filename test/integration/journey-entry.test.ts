@@ -210,6 +210,20 @@ describe('journey entry worker', () => {
     expect((await enterJourney(engine.services, { journeyId: id, profile, trigger: { kind: 'manual', requestId: 'r-2' } })).kind).toBe('started');
   });
 
+  it('reports the runs in flight across journeys, for the dashboard', async () => {
+    // Prepare
+    const id = await journey({ name: 'Gauge', entry: { event: 'Never' }, start: 'a', steps: LONG });
+    const profile = await user('gauge');
+    const before = await statusHandler({ kind: 'active-runs' });
+    await enterJourney(engine.services, { journeyId: id, profile, trigger: { kind: 'manual', requestId: 'g-1' } });
+    await engine.settle();
+    // Act
+    const after = await statusHandler({ kind: 'active-runs' });
+    // Assess
+    const count = (outcome: { outcome: string }): number => Number(outcome.outcome.replace('active ', ''));
+    expect(count(after)).toBe(count(before) + 1);
+  });
+
   it('drops a malformed status event and ignores executions that are not journey runs', async () => {
     expect(await statusHandler({ 'detail-type': 'Something else' })).toEqual({ outcome: 'invalid' });
     expect(

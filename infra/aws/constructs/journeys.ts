@@ -173,6 +173,8 @@ export class Journeys extends Construct {
   readonly statusDeadLetterQueue: sqs.Queue;
   /** The rule on the default bus that sends this deployment's execution status changes to {@link status}. */
   readonly statusRule: events.Rule;
+  /** Once a minute: the status function reports the runs in flight (`JourneyRunsActive`). */
+  readonly activeRunsRule: events.Rule;
   /** `arn:…:stateMachine:<prefix>-*` and its versions and aliases, `…:<prefix>-*:*`. */
   readonly stateMachineArns: readonly string[];
   /** `arn:…:execution:<prefix>-*:*`: every execution of this deployment's journeys. */
@@ -375,6 +377,21 @@ export class Journeys extends Construct {
       }),
     );
 
+    // The dashboard's "running": the status function sums the journeys' active counts once a minute.
+    this.activeRunsRule = new events.Rule(this, 'ActiveRunsRule', {
+      description: 'Every minute: the journey status function reports the number of runs in flight',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+    });
+    this.activeRunsRule.addTarget(
+      new targets.LambdaFunction(this.status.function, {
+        event: events.RuleTargetInput.fromObject({ kind: 'active-runs' }),
+        deadLetterQueue: this.statusDeadLetterQueue,
+        // A missed minute is replaced by the next one.
+        maxEventAge: Duration.minutes(5),
+        retryAttempts: 0,
+      }),
+    );
+
     // ---- The API: publish journeys, enter users by hand ---------------------------------
     this.bindSettings(apiFunction, { compiles: true });
     this.bindEntryQueue(apiFunction);
@@ -491,6 +508,16 @@ export class Journeys extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Journey executions',
         left: [executions(this.worker, 'JourneyExecutionsStarted', { label: 'Started' }), executions(this.status, 'JourneyExecutionsFailed', { label: 'Failed' })],
+        right: [
+          new cloudwatch.Metric({
+            namespace: METRICS_NAMESPACE,
+            metricName: 'JourneyRunsActive',
+            dimensionsMap: { service: this.status.serviceName },
+            statistic: 'Maximum',
+            period,
+            label: 'Running',
+          }),
+        ],
         width: 8,
       }),
       new cloudwatch.GraphWidget({

@@ -1,5 +1,5 @@
 import { RUN_SK_PREFIX } from '../../aws/dynamodb/keys';
-import { runStatusOfExecution } from '../../domain/journey/journey';
+import { countsView, runStatusOfExecution } from '../../domain/journey/journey';
 import type { Clock, ExecutionStatus, JourneyStore } from '../../ports';
 
 /** An execution's end, as Step Functions reports it (EventBridge "Execution Status Change") or the local runner does. */
@@ -36,4 +36,14 @@ export async function recordExecutionEnd(deps: { journeys: JourneyStore; clock: 
   const holds = (await deps.journeys.holdsOf(key.pk)).filter((hold) => hold.journeyId === journeyId && hold.executionName === end.executionName);
   await Promise.all(holds.map((hold) => deps.journeys.deleteHold(key.pk, hold)));
   return changed ? 'recorded' : 'already-ended';
+}
+
+/**
+ * Runs in flight across the deployment's journeys (`active` of their counts), for the dashboard's
+ * "running" line: one GetItem per counter shard per journey, once a minute.
+ */
+export async function activeRuns(deps: { journeys: JourneyStore }): Promise<{ journeys: number; active: number }> {
+  const journeys = (await deps.journeys.listAll()).filter((journey) => journey.live !== undefined);
+  const totals = await Promise.all(journeys.map((journey) => deps.journeys.countTotals(journey.id)));
+  return { journeys: journeys.length, active: totals.reduce((sum, counted) => sum + countsView(counted, []).active, 0) };
 }
