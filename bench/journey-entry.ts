@@ -11,31 +11,40 @@
  * - The worker's `WorkflowEngine.start` is put behind a token bucket shaped like Step Functions'
  *   StartExecution quota (bucket 1,300, refill 300/s in the large regions) divided by SCALE; an
  *   empty bucket throws an Error named `ThrottlingException`, as the SDK does once its own
- *   retries are spent. Installed with `setServices` (the worker reads `getServices()`).
+ *   retries are spent. The worker (`processJourneyMessage`, shared/services/journeys/entry.ts)
+ *   answers that by sending the message again with `throttled: k + 1` and a delay of
+ *   `throttleDelaySeconds(k)` (2, 4, 8 … up to 900 s, jittered; real seconds, not divided by
+ *   SCALE) and deleting the original, so a throttled attempt spends no receive. Its queue port
+ *   is wrapped to count those re-sends. Installed with `setServices` (the worker reads
+ *   `getServices()`).
  * - One `enter` message per user is put on the entry queue in one call, plus COPIES (a share of
  *   users whose message arrives twice: at-least-once delivery) and RETRIGGERS (a share of users
  *   with a second entry event for the same cart: two triggers, one key), shuffled.
- * - Then: time until the entry queue is empty, start attempts, throttled attempts, deliveries
- *   (counted at `JourneyStore.get`, the first call of every entry), dead letters, executions in
- *   the runner, runs stored under each profile.
+ * - Then: time until the entry queue is empty (delayed messages included), start attempts,
+ *   throttled attempts, re-sends and the largest `throttled` count, deliveries (counted at
+ *   `JourneyStore.get`, the first call of every entry), failed deliveries and dead letters,
+ *   executions in the runner, runs stored under each profile.
  * The local entry queue is the engine's own (infra/local/engine.ts): batches of 10, 4 at a time,
- * visibility timeout 5 s, maxReceiveCount 10, so a message is retried for about 50 s.
+ * visibility timeout 5 s, maxReceiveCount 10 (which now only other failures use up).
  *
  * Arithmetic and model (not measured): the same drain at AWS scale, 1,000,000 entries against
  * the real quota and the deployed queue (infra/aws/constructs/journeys.ts: visibility 180 s,
- * maxReceiveCount 20, retention 14 days), with bench/lib/entry-queue-model.ts, first checked
- * against the local measurement.
+ * maxReceiveCount 20, retention 14 days), with bench/lib/entry-queue-model.ts (re-queue with the
+ * worker's own backoff), first checked against the local measurement; plus a few rows of the
+ * worker before the change (a throttled message failed and waited for its visibility timeout).
  *
  * Settings (flags after the name, or environment): --users / BENCH_USERS (2000),
  * --scale / BENCH_THROTTLE_SCALE (5: bucket 260, refill 60/s), --copies / BENCH_COPY_SHARE (0.1),
- * --retriggers / BENCH_RETRIGGER_SHARE (0.05), --drain-timeout / BENCH_DRAIN_TIMEOUT_S (150).
- * Example: `npm run bench -- journey-entry --users 5000 --scale 10`.
+ * --retriggers / BENCH_RETRIGGER_SHARE (0.05), --drain-timeout / BENCH_DRAIN_TIMEOUT_S (300: the
+ * backoff delays are real seconds, so at --scale 10 the last entries can wait 32–64 s more than
+ * the refill needs; drains of 78–132 s were measured).
+ * Example: `npm run bench -- journey-entry --users 5000 --scale 10` (`-- --scale 10` works too).
  */
 import { profilePk } from '../shared/aws/dynamodb/keys';
 import { newProfile } from '../shared/domain/profile/profile';
 import { createJourney, publishJourney } from '../shared/services/journeys/manage';
-import type { JourneyMessage } from '../shared/services/journeys/entry';
-import type { JourneyStore } from '../shared/ports';
+import { MAX_THROTTLED_ATTEMPTS, throttleDelaySeconds, type JourneyMessage } from '../shared/services/journeys/entry';
+import type { JourneyStore, OutgoingMessage, Queue, QueueName } from '../shared/ports';
 import { setServices } from '../functions/lib/wiring';
 import { startLocalEngine, type LocalEngine } from '../infra/local/engine';
 import { simulateEntryQueue, type EntryQueueModelInput, type EntryQueueModelOutcome } from './lib/entry-queue-model';
@@ -46,7 +55,7 @@ const USERS = intSetting('users', 'BENCH_USERS', 2_000);
 const SCALE = numberSetting('scale', 'BENCH_THROTTLE_SCALE', 5, 1);
 const COPY_SHARE = numberSetting('copies', 'BENCH_COPY_SHARE', 0.1, 0, 1);
 const RETRIGGER_SHARE = numberSetting('retriggers', 'BENCH_RETRIGGER_SHARE', 0.05, 0, 1);
-const DRAIN_TIMEOUT_S = intSetting('drain-timeout', 'BENCH_DRAIN_TIMEOUT_S', 150);
+const DRAIN_TIMEOUT_S = intSetting('drain-timeout', 'BENCH_DRAIN_TIMEOUT_S', 300);
 
 /** The local engine's entry consumer (infra/local/engine.ts `registerConsumer('entry', …)`); not configurable from outside. */
 const LOCAL_ENTRY_QUEUE = { batchSize: 10, concurrency: 4, visibilityTimeoutSeconds: 5, maxReceiveCount: 10 } as const;
@@ -58,6 +67,11 @@ const LOCAL_ENTRY_QUEUE = { batchSize: 10, concurrency: 4, visibilityTimeoutSeco
 const AWS_ENTRY_QUEUE = { batchSize: 10, maxConcurrency: 20, visibilityTimeoutSeconds: 180, maxReceiveCount: 20, retentionDays: 14 } as const;
 /** SQS's default retention, for comparison. */
 const SQS_DEFAULT_RETENTION_DAYS = 4;
+/**
+ * Rough SQS list price (standard queues, us-east-1; check current pricing), as in the broadcast
+ * section of docs/benchmarks.md.
+ */
+const SQS_DOLLARS_PER_MILLION_REQUESTS = 0.4;
 /** Step Functions: open (running) executions per account and region; soft ("millions"). Same quotas page. */
 const MAX_OPEN_EXECUTIONS = 1_000_000;
 const AWS_ENTRIES = 1_000_000;
@@ -185,6 +199,44 @@ function countingStore(store: JourneyStore, counts: StoreCounts): JourneyStore {
   });
 }
 
+interface SendCounts {
+  /** Enter messages the worker put back on the entry queue (each carries `throttled`). */
+  resends: number;
+  /** The largest `throttled` count sent: the most throttled attempts of one entry. */
+  maxThrottled: number;
+  /** Delays of those re-sends. */
+  delaySum: number;
+  maxDelay: number;
+  /** Re-sends per `throttled` count (index = count). */
+  byAttempt: number[];
+}
+
+function throttledOf(body: unknown): number | undefined {
+  if (typeof body !== 'object' || body === null || !('throttled' in body)) return undefined;
+  return typeof body.throttled === 'number' ? body.throttled : undefined;
+}
+
+/** The queue port with the worker's re-sends to the entry queue counted; the messages go through unchanged. */
+function countingQueue(queue: Queue, counts: SendCounts): Queue {
+  return {
+    send: (name: QueueName, messages: OutgoingMessage[]) => {
+      if (name === 'entry') {
+        for (const message of messages) {
+          const throttled = throttledOf(message.body);
+          if (throttled === undefined) continue;
+          counts.resends += 1;
+          counts.maxThrottled = Math.max(counts.maxThrottled, throttled);
+          counts.byAttempt[throttled] = (counts.byAttempt[throttled] ?? 0) + 1;
+          const delay = message.delaySeconds ?? 0;
+          counts.delaySum += delay;
+          counts.maxDelay = Math.max(counts.maxDelay, delay);
+        }
+      }
+      return queue.send(name, messages);
+    },
+  };
+}
+
 interface QueueLog {
   /** Messages the local queue reported as failed (one line per failed batch). */
   failedDeliveries: number;
@@ -236,6 +288,7 @@ interface Measured {
   settleSeconds: number;
   stats: StartStats;
   store: StoreCounts;
+  sends: SendCounts;
   queueLog: QueueLog;
   deadLetters: number;
   deadLetterReceives: number[];
@@ -248,8 +301,10 @@ interface Measured {
   usersWithSeveralRuns: number;
   runsWithoutArn: number;
   runsWithoutExecution: number;
-  /** Deliveries per second in the busiest visibility-timeout window. */
+  /** Deliveries per second in the busiest 5 s window. */
   workerRate: number;
+  /** Deliveries per second until as many deliveries as messages sent (the first pass through the backlog). */
+  backlogRate: number;
   cpuSeconds: number;
 }
 
@@ -278,9 +333,10 @@ async function publishEntryJourney(engine: LocalEngine): Promise<string> {
 }
 
 /**
- * The worker's capacity when it has a backlog: the most deliveries in any window of one
- * visibility timeout, per second. (Its rate over the whole drain is lower when every message
- * left is in flight, waiting for its visibility timeout.)
+ * The worker's capacity when it has a backlog, two ways: the most deliveries in any 5 s window,
+ * per second, and the rate of its first pass through the messages sent at once (while every one
+ * of them is still visible). Its rate over the whole drain is lower: it idles while every message
+ * left is delayed.
  */
 function peakDeliveryRate(times: readonly number[]): number {
   const window = LOCAL_ENTRY_QUEUE.visibilityTimeoutSeconds * 1000;
@@ -292,6 +348,11 @@ function peakDeliveryRate(times: readonly number[]): number {
   return best / (window / 1000);
 }
 
+function firstPassRate(times: readonly number[], sentAt: number, messages: number): number {
+  const at = times[Math.min(messages, times.length) - 1];
+  return at === undefined || at <= sentAt ? Number.NaN : Math.min(messages, times.length) / ((at - sentAt) / 1000);
+}
+
 async function measure(engine: LocalEngine): Promise<Measured> {
   const journeyId = await publishEntryJourney(engine);
   const workload = buildWorkload(journeyId);
@@ -300,7 +361,13 @@ async function measure(engine: LocalEngine): Promise<Measured> {
   const bucket = new TokenBucket(START_EXECUTION_QUOTA.largeRegions.bucket / SCALE, START_EXECUTION_QUOTA.largeRegions.refillPerSecond / SCALE);
   const stats = emptyStartStats();
   const store: StoreCounts = { gets: 0, getTimes: [], slotsRefused: 0 };
-  setServices({ ...engine.services, engine: throttleStarts(engine.workflows, bucket, stats), journeys: countingStore(engine.services.journeys, store) });
+  const sends: SendCounts = { resends: 0, maxThrottled: 0, delaySum: 0, maxDelay: 0, byAttempt: [] };
+  setServices({
+    ...engine.services,
+    engine: throttleStarts(engine.workflows, bucket, stats),
+    journeys: countingStore(engine.services.journeys, store),
+    queue: countingQueue(engine.services.queue, sends),
+  });
   const queueLog: QueueLog = { failedDeliveries: 0, highestReceive: 0, other: [] };
   const restoreLog = captureQueueLog(queueLog);
 
@@ -373,6 +440,7 @@ async function measure(engine: LocalEngine): Promise<Measured> {
     settleSeconds,
     stats,
     store,
+    sends,
     queueLog,
     deadLetters: dead.length,
     deadLetterReceives: dead.map((d) => d.receiveCount),
@@ -386,6 +454,7 @@ async function measure(engine: LocalEngine): Promise<Measured> {
     runsWithoutArn,
     runsWithoutExecution,
     workerRate: peakDeliveryRate(store.getTimes),
+    backlogRate: firstPassRate(store.getTimes, sentAt, workload.messages.length),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
   };
 }
@@ -406,13 +475,14 @@ function tokenMessages(m: Measured): number {
   return m.messages - m.retriggers;
 }
 
-/** The model with the local settings, at a given worker rate. */
+/** The model with the local settings and the worker's re-queue, at a given worker rate. */
 function localModel(m: Measured, attemptsPerSecond: number): ModelRow {
   const input: EntryQueueModelInput = {
     messages: tokenMessages(m),
     bucket: m.bucket,
     refillPerSecond: m.refillPerSecond,
     attemptsPerSecond,
+    onThrottle: 'requeue',
     visibilityTimeoutSeconds: LOCAL_ENTRY_QUEUE.visibilityTimeoutSeconds,
     maxReceiveCount: LOCAL_ENTRY_QUEUE.maxReceiveCount,
     order: 'fifo',
@@ -427,51 +497,88 @@ interface AwsScenario {
   attemptsPerSecond: number;
   order: 'fifo' | 'random';
   otherCallersPerSecond: number;
-  maxReceiveCount: number;
 }
 
 /**
  * The AWS case: 1,000,000 entries against the StartExecution quota and the deployed queue. The
- * worker's rate is not known without AWS: 20 batches of 10 in flight, a batch taking ~50–100 ms
- * of DynamoDB and StartExecution calls when they fail fast (2,000–4,000 messages/s), seconds
- * while the SDK's throttling retries (base 1 s, 3 attempts) still have retry quota; so a sweep.
+ * worker's rate is not known without AWS: 20 batches of 10 in flight (records of a batch are
+ * processed in parallel), a batch taking ~50–100 ms of DynamoDB, StartExecution and SQS calls
+ * when they fail fast (2,000–4,000 messages/s), seconds while the SDK's throttling retries
+ * (base 1 s, 3 attempts) still have retry quota; so a sweep in the large regions, then the
+ * fastest worker (the most attempts, so the most re-sends) with other callers, in both quotas.
  * Other callers: tokens that other StartExecution callers in the account and region take.
+ * Each row is 0.2–2 s of computing (1,000,000 messages, 2–15 attempts each; random order is the
+ * slowest, so it has one row: in the other quota it changed little).
  */
 const AWS_SCENARIOS: AwsScenario[] = [
-  ...[500, 2_000, 4_000].flatMap((attemptsPerSecond) =>
-    (['fifo', 'random'] as const).map((order) => ({ region: 'largeRegions' as const, attemptsPerSecond, order, otherCallersPerSecond: 0, maxReceiveCount: AWS_ENTRY_QUEUE.maxReceiveCount })),
-  ),
-  { region: 'largeRegions', attemptsPerSecond: 2_000, order: 'fifo', otherCallersPerSecond: 60, maxReceiveCount: AWS_ENTRY_QUEUE.maxReceiveCount },
-  { region: 'largeRegions', attemptsPerSecond: 4_000, order: 'random', otherCallersPerSecond: 30, maxReceiveCount: AWS_ENTRY_QUEUE.maxReceiveCount },
-  { region: 'largeRegions', attemptsPerSecond: 4_000, order: 'random', otherCallersPerSecond: 60, maxReceiveCount: AWS_ENTRY_QUEUE.maxReceiveCount },
-  { region: 'largeRegions', attemptsPerSecond: 4_000, order: 'random', otherCallersPerSecond: 60, maxReceiveCount: 50 },
-  { region: 'otherRegions', attemptsPerSecond: 2_000, order: 'fifo', otherCallersPerSecond: 0, maxReceiveCount: AWS_ENTRY_QUEUE.maxReceiveCount },
-  { region: 'otherRegions', attemptsPerSecond: 4_000, order: 'random', otherCallersPerSecond: 0, maxReceiveCount: AWS_ENTRY_QUEUE.maxReceiveCount },
-  { region: 'otherRegions', attemptsPerSecond: 4_000, order: 'random', otherCallersPerSecond: 0, maxReceiveCount: 50 },
+  ...[500, 2_000, 4_000].map((attemptsPerSecond) => ({ region: 'largeRegions' as const, attemptsPerSecond, order: 'fifo' as const, otherCallersPerSecond: 0 })),
+  { region: 'largeRegions', attemptsPerSecond: 4_000, order: 'random', otherCallersPerSecond: 0 },
+  ...[30, 60].map((otherCallersPerSecond) => ({ region: 'largeRegions' as const, attemptsPerSecond: 4_000, order: 'fifo' as const, otherCallersPerSecond })),
+  { region: 'otherRegions', attemptsPerSecond: 500, order: 'fifo', otherCallersPerSecond: 0 },
+  ...[0, 30, 60].map((otherCallersPerSecond) => ({ region: 'otherRegions' as const, attemptsPerSecond: 4_000, order: 'fifo' as const, otherCallersPerSecond })),
 ];
 
-function awsModels(): ModelRow[] {
-  return AWS_SCENARIOS.map((scenario) => {
-    const quota = START_EXECUTION_QUOTA[scenario.region];
-    const input: EntryQueueModelInput = {
-      messages: AWS_ENTRIES,
-      bucket: quota.bucket,
-      refillPerSecond: quota.refillPerSecond,
-      otherCallersPerSecond: scenario.otherCallersPerSecond,
-      attemptsPerSecond: scenario.attemptsPerSecond,
-      visibilityTimeoutSeconds: AWS_ENTRY_QUEUE.visibilityTimeoutSeconds,
-      maxReceiveCount: scenario.maxReceiveCount,
-      order: scenario.order,
-      tickSeconds: 0.05,
-    };
-    return { input, outcome: simulateEntryQueue(input) };
-  });
+/**
+ * The worker before the change (a throttled message failed, came back after the visibility
+ * timeout and was dead-lettered at its 20th receive), on inputs of rows above: for comparison only.
+ */
+const BEFORE_SCENARIOS: AwsScenario[] = [
+  { region: 'largeRegions', attemptsPerSecond: 4_000, order: 'fifo', otherCallersPerSecond: 30 },
+  { region: 'largeRegions', attemptsPerSecond: 4_000, order: 'fifo', otherCallersPerSecond: 60 },
+  { region: 'otherRegions', attemptsPerSecond: 4_000, order: 'fifo', otherCallersPerSecond: 0 },
+];
+
+function awsModel(scenario: AwsScenario, onThrottle: EntryQueueModelInput['onThrottle']): ModelRow {
+  const quota = START_EXECUTION_QUOTA[scenario.region];
+  const input: EntryQueueModelInput = {
+    messages: AWS_ENTRIES,
+    bucket: quota.bucket,
+    refillPerSecond: quota.refillPerSecond,
+    otherCallersPerSecond: scenario.otherCallersPerSecond,
+    attemptsPerSecond: scenario.attemptsPerSecond,
+    onThrottle,
+    visibilityTimeoutSeconds: AWS_ENTRY_QUEUE.visibilityTimeoutSeconds,
+    maxReceiveCount: AWS_ENTRY_QUEUE.maxReceiveCount,
+    order: scenario.order,
+    tickSeconds: 0.05,
+  };
+  return { input, outcome: simulateEntryQueue(input) };
+}
+
+/** (N − bucket) ÷ (refill − other callers): the drain if every token were used. */
+function refillFloorSeconds(input: EntryQueueModelInput): number {
+  return (input.messages - input.bucket) / (input.refillPerSecond - (input.otherCallersPerSecond ?? 0));
+}
+
+/**
+ * SQS requests per entry, estimated: the originals sent in batches of 10; each re-send one
+ * request (the worker sends them one at a time); receives and deletes in batches of 10 (the
+ * event source mapping; a lower bound, batches are not always full). Empty polls left out.
+ */
+function sqsRequestsPerEntry(o: EntryQueueModelOutcome, messages: number): number {
+  const deletes = o.started + o.resends;
+  return (messages / 10 + o.resends + o.receives / 10 + deletes / 10) / messages;
+}
+
+/** Shortest and longest total wait of a message throttled MAX_THROTTLED_ATTEMPTS times (the jitter at its ends). */
+function giveUpWindowSeconds(): { min: number; max: number } {
+  let min = 0;
+  let max = 0;
+  for (let attempt = 0; attempt < MAX_THROTTLED_ATTEMPTS; attempt++) {
+    min += throttleDelaySeconds(attempt, () => 0);
+    max += throttleDelaySeconds(attempt, () => 1);
+  }
+  return { min, max };
 }
 
 // ---- Report --------------------------------------------------------------------------------
 
 function check(ok: boolean, what: string): string {
   return `${ok ? 'OK  ' : 'FAIL'}  ${what}`;
+}
+
+function quotaLabel(input: EntryQueueModelInput): string {
+  return `${thousands(input.bucket)} / ${input.refillPerSecond}/s`;
 }
 
 export async function run(): Promise<void> {
@@ -493,14 +600,15 @@ export async function run(): Promise<void> {
     await engine.close();
   }
   const averageRate = m.store.gets / m.drainSeconds;
-  const local = [localModel(m, m.workerRate), localModel(m, averageRate)];
+  const local = [localModel(m, m.backlogRate), localModel(m, m.workerRate)];
   const modelStarted = performance.now();
-  const aws = awsModels();
+  const aws = AWS_SCENARIOS.map((scenario) => awsModel(scenario, 'requeue'));
+  const before = BEFORE_SCENARIOS.map((scenario) => awsModel(scenario, 'visibility'));
   const modelSeconds = (performance.now() - modelStarted) / 1000;
   const mem = memory();
 
   const s = m.stats;
-  const redeliveries = m.store.gets - m.messages;
+  const redeliveries = m.store.gets - m.messages - m.sends.resends;
   const sustainedRate =
     s.firstThrottledAt !== undefined && s.lastAdmittedAt !== undefined && s.lastAdmittedAt > s.firstThrottledAt
       ? s.admittedAfterFirstThrottle / ((s.lastAdmittedAt - s.firstThrottledAt) / 1000)
@@ -508,6 +616,10 @@ export async function run(): Promise<void> {
   // A message that failed its k-th receive was received once more: started, or dead-lettered at the limit.
   const measuredMaxReceives = m.deadLetters > 0 ? LOCAL_ENTRY_QUEUE.maxReceiveCount : m.queueLog.highestReceive + 1;
   const distinctEntries = m.users; // one cartId per user: one run per user is the whole of "not one lost"
+  const localFloor = (tokenMessages(m) - m.bucket) / m.refillPerSecond;
+  // An entry throttled k times or more sent exactly one message with `throttled: k`.
+  const throttledAtLeast: string[] = [];
+  for (let k = 1; k <= m.sends.maxThrottled; k++) throttledAtLeast.push(`${k}: ${thousands(m.sends.byAttempt[k] ?? 0)}`);
 
   console.log();
   console.log(
@@ -516,11 +628,22 @@ export async function run(): Promise<void> {
       ['enter messages sent at once', `${thousands(m.messages)} = ${thousands(m.users)} + ${thousands(m.copies)} copies + ${thousands(m.retriggers)} second triggers (same cart, new event)`],
       ['modelled StartExecution bucket / refill', `${fixed(m.bucket, 0)} / ${fixed(m.refillPerSecond, 1)} per s (AWS ÷ ${SCALE})`],
       ['local entry queue', `batches of ${LOCAL_ENTRY_QUEUE.batchSize}, ${LOCAL_ENTRY_QUEUE.concurrency} at once, visibility ${LOCAL_ENTRY_QUEUE.visibilityTimeoutSeconds} s, maxReceiveCount ${LOCAL_ENTRY_QUEUE.maxReceiveCount}`],
-      ['time until the entry queue was empty', `${fixed(m.drainSeconds, 1)} s${m.drained ? '' : ` (NOT drained after ${DRAIN_TIMEOUT_S} s)`}; then ${fixed(m.settleSeconds, 1)} s until streams settled`],
+      [
+        'time until the entry queue was empty (delayed included)',
+        `${fixed(m.drainSeconds, 1)} s${m.drained ? '' : ` (NOT drained after ${DRAIN_TIMEOUT_S} s)`}, against ${fixed(localFloor, 1)} s if every token were used; then ${fixed(m.settleSeconds, 1)} s until streams settled`,
+      ],
       ['StartExecution attempts / throttled / admitted', `${thousands(s.attempts)} / ${thousands(s.throttled)} (${fixed((s.throttled / Math.max(s.attempts, 1)) * 100, 1)} %) / ${thousands(s.admitted)}`],
       ['admitted: new execution / name already started / failed', `${thousands(s.started)} / ${thousands(s.alreadyStarted)} / ${thousands(s.failed)}`],
-      ['deliveries of enter messages / redeliveries', `${thousands(m.store.gets)} / ${thousands(redeliveries)} (${fixed(m.store.gets / m.messages, 2)} receives per message)`],
-      ['failed deliveries reported by the local queue', `${thousands(m.queueLog.failedDeliveries)}; highest receive count ${m.queueLog.highestReceive} of ${LOCAL_ENTRY_QUEUE.maxReceiveCount}`],
+      [
+        're-sent by the worker after a throttled start',
+        `${thousands(m.sends.resends)}; delay mean ${fixed(m.sends.delaySum / Math.max(m.sends.resends, 1), 1)} s, longest ${m.sends.maxDelay} s; largest throttled count of one entry ${m.sends.maxThrottled}`,
+      ],
+      ['entries throttled at least k times (k: entries)', throttledAtLeast.length === 0 ? 'none' : throttledAtLeast.join(', ')],
+      [
+        'deliveries of enter messages',
+        `${thousands(m.store.gets)} = ${thousands(m.messages)} sent + ${thousands(m.sends.resends)} re-sent + ${thousands(redeliveries)} redelivered after a failure (${fixed(m.store.gets / m.messages, 2)} per message)`,
+      ],
+      ['failed deliveries reported by the local queue', `${thousands(m.queueLog.failedDeliveries)}; highest receive count of a failed delivery ${m.queueLog.highestReceive} of ${LOCAL_ENTRY_QUEUE.maxReceiveCount}`],
       ['dead-lettered', `${m.deadLetters}${m.deadLetters > 0 ? ` (receive counts ${[...new Set(m.deadLetterReceives)].join(', ')})` : ''}`],
       ['executions of the journey in the runner (running)', `${thousands(m.executions)} (${thousands(m.executionsRunning)}); distinct names ${thousands(m.distinctExecutionNames)}`],
       ['runs stored (JourneyStore.runsOf, every user)', `${thousands(m.runsStored)}: ${thousands(m.usersWithOneRun)} users with one, ${m.usersWithoutRun} without, ${m.usersWithSeveralRuns} with several`],
@@ -533,7 +656,10 @@ export async function run(): Promise<void> {
         'achieved start rate after the bucket first ran empty',
         `${Number.isFinite(sustainedRate) ? `${fixed(sustainedRate, 1)} per s` : 'n/a (never throttled)'} (modelled refill ${fixed(m.refillPerSecond, 1)} per s); over the whole drain ${fixed(s.admitted / m.drainSeconds, 1)} per s`,
       ],
-      ['worker rate (busiest 5 s window of deliveries)', `${thousands(m.workerRate)} deliveries per s; over the whole drain ${thousands(averageRate)} per s`],
+      [
+        'worker rate (deliveries per s)',
+        `${thousands(m.backlogRate)} through the first ${thousands(m.messages)} deliveries, ${thousands(m.workerRate)} in the busiest 5 s window, ${thousands(averageRate)} over the whole drain`,
+      ],
       ['process CPU during the drain', `${fixed(m.cpuSeconds, 1)} s (${fixed((m.cpuSeconds / m.drainSeconds) * 100, 0)} % of one core)`],
     ]),
   );
@@ -547,20 +673,24 @@ export async function run(): Promise<void> {
     check(m.runsWithoutArn === 0 && m.runsWithoutExecution === 0, 'every run has its execution and its ARN'),
     check(m.deadLetters === 0, `no message dead-lettered (${m.deadLetters})`),
     check(s.failed === 0, `no admitted start failed (${s.failed})`),
+    check(m.sends.resends === s.throttled, `every throttled start was re-sent with a delay (${thousands(m.sends.resends)} of ${thousands(s.throttled)})`),
+    check(measuredMaxReceives === 1, `throttling spent no receive: every message was received once (max receives ${measuredMaxReceives})`),
   ];
   for (const line of checks) console.log(line);
 
   console.log();
   console.log(
     grid(
-      'Model check: the queue model with the local settings and the measured worker rate (FIFO, as the local queue)',
-      ['', 'drain', 'receives', 'max receives', 'dead-lettered'],
+      "Model check: the queue model (throttled attempts re-queued with the worker's backoff) with the local settings and the measured worker rate (FIFO, as the local queue)",
+      ['', 'drain', 'receives', 're-sends', 'max throttled', 'max receives', 'dead-lettered'],
       [
-        ['measured', `${fixed(m.drainSeconds, 1)} s`, thousands(m.store.gets - m.retriggers), `${measuredMaxReceives}`, `${m.deadLetters}`],
+        ['measured', `${fixed(m.drainSeconds, 1)} s`, thousands(m.store.gets - m.retriggers), thousands(m.sends.resends), `${m.sends.maxThrottled}`, `${measuredMaxReceives}`, `${m.deadLetters}`],
         ...local.map(({ input, outcome }, i) => [
-          `model, worker at ${thousands(input.attemptsPerSecond)}/s (${i === 0 ? 'busiest window' : 'drain average'})`,
+          `model, worker at ${thousands(input.attemptsPerSecond)}/s (${i === 0 ? 'first pass' : 'busiest 5 s'})`,
           `${fixed(outcome.drainSeconds, 1)} s`,
           thousands(outcome.receives),
+          thousands(outcome.resends),
+          `${outcome.maxThrottled}`,
           `${outcome.maxReceives}`,
           `${outcome.deadLettered}`,
         ]),
@@ -573,37 +703,78 @@ export async function run(): Promise<void> {
 
   console.log();
   const tNeeded = (AWS_ENTRIES - quota.bucket) / quota.refillPerSecond;
+  const giveUp = giveUpWindowSeconds();
   const retryWindow = AWS_ENTRY_QUEUE.maxReceiveCount * AWS_ENTRY_QUEUE.visibilityTimeoutSeconds;
   console.log(
     table(`Arithmetic for ${thousands(AWS_ENTRIES)} entries on AWS (not measured)`, [
       ['StartExecution quota (Standard, large regions)', `bucket ${thousands(quota.bucket)}, refill ${quota.refillPerSecond}/s (other regions: ${START_EXECUTION_QUOTA.otherRegions.bucket}, ${START_EXECUTION_QUOTA.otherRegions.refillPerSecond}/s)`],
       ['time to start them all at the refill rate', `(${thousands(AWS_ENTRIES)} − ${thousands(quota.bucket)}) ÷ ${quota.refillPerSecond}/s = ${thousands(tNeeded)} s = ${fixed(tNeeded / 60, 1)} min (other regions: ${fixed((AWS_ENTRIES - START_EXECUTION_QUOTA.otherRegions.bucket) / START_EXECUTION_QUOTA.otherRegions.refillPerSecond / 60, 1)} min)`],
-      ['SQS retention needed', `> ${fixed(tNeeded / 60, 0)} min; the entry queue keeps ${AWS_ENTRY_QUEUE.retentionDays} days (SQS default ${SQS_DEFAULT_RETENTION_DAYS} days)`],
-      ['retry window of one message before the DLQ', `${AWS_ENTRY_QUEUE.maxReceiveCount} receives × ${AWS_ENTRY_QUEUE.visibilityTimeoutSeconds} s visibility = ${thousands(retryWindow)} s = ${fixed(retryWindow / 60, 0)} min when the worker is fast (a message is tried again as soon as it is visible)`],
-      ['headroom (retry window ÷ drain time)', `${fixed(retryWindow / tNeeded, 2)}: ${thousands(retryWindow - tNeeded)} s`],
-      ['open executions quota', `${thousands(MAX_OPEN_EXECUTIONS)} per account and region: ${thousands(AWS_ENTRIES)} runs waiting 30 days reach it (ExecutionLimitExceeded)`],
+      [
+        'a throttled attempt',
+        `spends no receive: the worker re-sends the message with a delay of 1–2, 2–4, 4–8 … s, from the 10th attempt 450–900 s (SQS's longest delay), and deletes the original`,
+      ],
+      [
+        `after ${MAX_THROTTLED_ATTEMPTS} throttled attempts`,
+        `${fixed(giveUp.min / 3600, 0)}–${fixed(giveUp.max / 3600, 0)} h of waiting (${fixed(giveUp.min / 86_400, 1)}–${fixed(giveUp.max / 86_400, 1)} days), the message fails like any other error: ${AWS_ENTRY_QUEUE.maxReceiveCount} receives × ${AWS_ENTRY_QUEUE.visibilityTimeoutSeconds} s = ${fixed(retryWindow / 60, 0)} min more, then the DLQ`,
+      ],
+      ['SQS retention', `each re-send is a new message, which waits at most 900 s plus its turn; the entry queue keeps ${AWS_ENTRY_QUEUE.retentionDays} days (SQS default ${SQS_DEFAULT_RETENTION_DAYS} days)`],
+      [
+        'open executions quota',
+        `${thousands(MAX_OPEN_EXECUTIONS)} per account and region: ${thousands(AWS_ENTRIES)} runs waiting 30 days reach it; entries beyond it get ExecutionLimitExceeded, are re-queued like throttled ones for the ${fixed(giveUp.min / 86_400, 1)}–${fixed(giveUp.max / 86_400, 1)} days above, then dead-lettered`,
+      ],
     ]),
   );
 
   console.log();
+  const totalModelled = aws.length + before.length;
   console.log(
     grid(
-      `Model: ${thousands(AWS_ENTRIES)} entries at once against the deployed entry queue (visibility ${AWS_ENTRY_QUEUE.visibilityTimeoutSeconds} s) — arithmetic, not measured (${fixed(modelSeconds, 1)} s to compute)`,
-      ['quota', 'worker attempts/s', 'order', 'other callers/s', 'maxReceiveCount', 'drain', 'max receives', 'receives of last started', 'dead-lettered'],
+      `Model: ${thousands(AWS_ENTRIES)} entries at once against the deployed entry queue, throttled starts re-queued with the worker's backoff — arithmetic, not measured (${totalModelled} runs, ${fixed(modelSeconds, 1)} s to compute)`,
+      ['quota', 'worker attempts/s', 'order', 'other callers/s', 'refill floor', 'drain', '99 % started', 'sends/entry', 'receives/entry', 'SQS requests/entry (est.)', 'max throttled', 'max receives', 'dead-lettered'],
       aws.map(({ input, outcome }) => [
-        `${thousands(input.bucket)} / ${input.refillPerSecond}/s`,
+        quotaLabel(input),
         thousands(input.attemptsPerSecond),
         input.order,
         String(input.otherCallersPerSecond ?? 0),
-        String(input.maxReceiveCount),
+        `${fixed(refillFloorSeconds(input) / 60, 1)} min`,
         `${fixed(outcome.drainSeconds / 60, 1)} min`,
+        `${fixed(outcome.p99StartedSeconds / 60, 1)} min`,
+        fixed(outcome.sends / input.messages, 2),
+        fixed(outcome.receives / input.messages, 2),
+        fixed(sqsRequestsPerEntry(outcome, input.messages), 1),
+        String(outcome.maxThrottled),
         String(outcome.maxReceives),
-        String(outcome.receivesOfLastStarted),
         thousands(outcome.deadLettered),
       ]),
       new Set([0, 2]),
     ),
   );
+  const costliest = Math.max(...aws.map(({ input, outcome }) => sqsRequestsPerEntry(outcome, input.messages)));
+  console.log(
+    `(refill floor: (N − bucket) ÷ (refill − other callers); drain: until the last message was started; sends: originals + re-sends; SQS requests: originals and receives/deletes in batches of 10, ` +
+      `each re-send one request; at $${fixed(SQS_DOLLARS_PER_MILLION_REQUESTS, 2)} per million requests the costliest row is about $${fixed(costliest * SQS_DOLLARS_PER_MILLION_REQUESTS, 1)} per million entries)`,
+  );
+
+  console.log();
+  console.log(
+    grid(
+      `For comparison, the worker BEFORE the change (model): a throttled message failed, came back after the ${AWS_ENTRY_QUEUE.visibilityTimeoutSeconds} s visibility timeout and was dead-lettered at receive ${AWS_ENTRY_QUEUE.maxReceiveCount}`,
+      ['quota', 'worker attempts/s', 'order', 'other callers/s', 'drain', 'receives/entry', 'SQS requests/entry (est.)', 'max receives', 'dead-lettered'],
+      before.map(({ input, outcome }) => [
+        quotaLabel(input),
+        thousands(input.attemptsPerSecond),
+        input.order,
+        String(input.otherCallersPerSecond ?? 0),
+        `${fixed(outcome.drainSeconds / 60, 1)} min`,
+        fixed(outcome.receives / input.messages, 2),
+        fixed(sqsRequestsPerEntry(outcome, input.messages), 1),
+        String(outcome.maxReceives),
+        thousands(outcome.deadLettered),
+      ]),
+      new Set([0, 2]),
+    ),
+  );
+  console.log('(drain: until the last message was started or dead-lettered, so shorter where entries were lost)');
 
   const wholeSeconds = (performance.now() - wholeStarted) / 1000;
   console.log();
@@ -633,6 +804,10 @@ export async function run(): Promise<void> {
         started: s.started,
         alreadyStarted: s.alreadyStarted,
         slotsRefused: m.store.slotsRefused,
+        resends: m.sends.resends,
+        maxThrottled: m.sends.maxThrottled,
+        meanDelaySeconds: round(m.sends.delaySum / Math.max(m.sends.resends, 1), 2),
+        maxDelaySeconds: m.sends.maxDelay,
         deliveries: m.store.gets,
         redeliveries,
         failedDeliveries: m.queueLog.failedDeliveries,
@@ -644,10 +819,13 @@ export async function run(): Promise<void> {
         usersWithOneRun: m.usersWithOneRun,
         sustainedStartRate: round(sustainedRate, 2),
         workerRate: round(m.workerRate, 1),
+        backlogRate: round(m.backlogRate, 1),
         cpuSeconds: round(m.cpuSeconds, 2),
       },
       localModel: local.map(({ input, outcome }) => ({ attemptsPerSecond: round(input.attemptsPerSecond, 1), ...outcome })),
-      awsModel: aws.map(({ input, outcome }) => ({ ...input, ...outcome })),
+      awsModel: aws.map(({ input, outcome }) => ({ ...input, ...outcome, sqsRequestsPerEntry: round(sqsRequestsPerEntry(outcome, input.messages), 2) })),
+      awsModelBefore: before.map(({ input, outcome }) => ({ ...input, ...outcome, sqsRequestsPerEntry: round(sqsRequestsPerEntry(outcome, input.messages), 2) })),
+      modelSeconds: round(modelSeconds, 2),
       checks: checks.map((line) => line.startsWith('OK')),
       wholeSeconds: round(wholeSeconds, 1),
       memory: mem,

@@ -126,6 +126,12 @@ describe('journey entry worker', () => {
     await expect(exhausted).rejects.toThrow('no');
     expect(sent.map((s) => [s.queue, (s.messages[0]?.body as { throttled?: number }).throttled])).toEqual([['entry', 1], ['entry', 2], ['entry', 1]]);
     expect(sent.every((s) => (s.messages[0]?.delaySeconds ?? 0) >= 1)).toBe(true);
+    // Exits and resumptions back off the same way.
+    const stopThrottled = { ...deps, engine: { ...failing, stop: () => Promise.reject(Object.assign(new Error('no'), { name: 'ThrottlingException' })) } as unknown as WorkflowEngine };
+    await enterJourney({ ...engine.services }, message);
+    const exit = await processJourneyMessage(stopThrottled, { type: 'exit', journeyId: id, profile, reason: 'event', at: new Date(Date.now() + 60_000).toISOString(), throttled: 7 });
+    expect(exit).toBe('throttled');
+    expect((sent.at(-1)?.messages[0]?.body as { throttled?: number }).throttled).toBe(8);
     expect(throttleDelaySeconds(0, () => 0)).toBe(1);
     expect(throttleDelaySeconds(3, () => 1)).toBe(16);
     expect(throttleDelaySeconds(50, () => 1)).toBe(900);

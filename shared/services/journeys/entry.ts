@@ -33,6 +33,9 @@ const TriggerSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('manual'), requestId: z.string().min(1), properties: z.record(z.string(), z.unknown()).optional() }),
 ]);
 
+/** How many times Step Functions throttled this message (each time it went back on the queue). */
+const Throttled = z.number().int().min(0).optional();
+
 /** A message on the entry queue. */
 export const JourneyMessageSchema = z.discriminatedUnion('type', [
   z.object({
@@ -40,8 +43,7 @@ export const JourneyMessageSchema = z.discriminatedUnion('type', [
     journeyId: z.string().min(1),
     profile: z.string().min(1),
     trigger: TriggerSchema,
-    /** How many times Step Functions throttled this entry (each time it went back on the queue). */
-    throttled: z.number().int().min(0).optional(),
+    throttled: Throttled,
   }),
   z.object({
     type: z.literal('exit'),
@@ -50,6 +52,7 @@ export const JourneyMessageSchema = z.discriminatedUnion('type', [
     reason: z.enum(['event', 'audience']),
     /** Runs that started after this instant are not stopped (a replayed exit must not stop a newer run). */
     at: z.string().min(1),
+    throttled: Throttled,
   }),
   z.object({
     type: z.literal('resume'),
@@ -59,6 +62,7 @@ export const JourneyMessageSchema = z.discriminatedUnion('type', [
     stepId: z.string().min(1),
     taskToken: z.string().min(1),
     messageId: z.string().min(1),
+    throttled: Throttled,
   }),
 ]);
 export type JourneyMessage = z.infer<typeof JourneyMessageSchema>;
@@ -199,8 +203,8 @@ export function throttleDelaySeconds(attempt: number, random: () => number = Mat
 export const MAX_THROTTLED_ATTEMPTS = 500;
 
 /**
- * The worker's entry point. A throttled start (StartExecution's token bucket, or the quota of open
- * executions) puts the message back on the queue with a growing delay instead of failing it, so
+ * The worker's entry point. A throttled call (StartExecution's token bucket, the quota of open
+ * executions, a throttled StopExecution or SendTaskSuccess) puts the message back on the queue with a growing delay instead of failing it, so
  * a million simultaneous entries wait as long as they must without spending their receive count
  * (which would dead-letter them after `maxReceiveCount × visibility`). Everything else fails the
  * message, which SQS redelivers.
@@ -210,10 +214,9 @@ export async function processJourneyMessage(deps: EntryDeps & { queue: Queue }, 
     return await handleJourneyMessage(deps, message);
   } catch (error) {
     const name = error instanceof Error ? error.name : '';
-    const attempt = message.type === 'enter' ? (message.throttled ?? 0) : 0;
+    const attempt = message.throttled ?? 0;
     if (!THROTTLING.has(name) || attempt >= MAX_THROTTLED_ATTEMPTS) throw error;
-    const body: JourneyMessage = message.type === 'enter' ? { ...message, throttled: attempt + 1 } : message;
-    await deps.queue.send('entry', [{ body, delaySeconds: throttleDelaySeconds(attempt) }]);
+    await deps.queue.send('entry', [{ body: { ...message, throttled: attempt + 1 }, delaySeconds: throttleDelaySeconds(attempt) }]);
     return 'throttled';
   }
 }
