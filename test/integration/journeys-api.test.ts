@@ -137,6 +137,51 @@ describe('journeys over the HTTP API', () => {
       expect(Object.keys(asl.body.States)).toEqual(expect.arrayContaining(['Wait 3 days', expect.stringMatching(/^Send email: Cart reminder/)]));
     });
 
+    it("refuses a definition too large to store (413), and one whose state machine would exceed Step Functions' 1 MB (400)", async () => {
+      // Prepare: 130 branches of five outcomes, each followed by a send (about 70 KB of JSON, over 1 MB of ASL).
+      const template = await emailTemplate();
+      const pairs = (count: number, rule: unknown): Record<string, unknown> => {
+        const steps: Record<string, unknown> = {};
+        for (let i = 0; i < count; i++) {
+          steps[`b${i}`] = { type: 'branch', branches: [1, 2, 3, 4, 5].map((k) => ({ name: `Branch ${k}`, rule, next: `s${i}` })), default: `s${i}` };
+          steps[`s${i}`] = { type: 'send', channel: 'email', template, next: i < count - 1 ? `b${i + 1}` : null };
+        }
+        return { name: 'Huge', entry: { event: 'Huge' }, start: 'b0', steps };
+      };
+      const before = await engine.snapshot();
+
+      // Act
+      const tooLarge = await engine.api('POST', '/v1/journeys', pairs(250, { any: Array.from({ length: 5 }, (_, i) => ({ trait: `t${i}`, op: 'eq', value: 'x'.repeat(40) })) }));
+      const unchanged = await engine.snapshot();
+      const created = await engine.api('POST', '/v1/journeys', pairs(130, { trait: 'plan', op: 'eq', value: 'gold' }));
+      const published = await engine.api('POST', `/v1/journeys/${created.body.id}/publish`);
+
+      // Assess
+      expect(tooLarge.status).toBe(413);
+      expect(tooLarge.body.error.message).toContain('at most 100000');
+      expect(unchanged).toEqual(before);
+      expect(created.status).toBe(201);
+      expect(published.status).toBe(400);
+      expect(published.body.error.issues).toEqual([{ path: 'steps', message: expect.stringContaining("over Step Functions' limit") }]);
+      expect((await engine.api('GET', `/v1/journeys/${created.body.id}`)).body.status).toBe('draft');
+    });
+
+    it('serves the ASL of a large journey, stored compressed', async () => {
+      // Prepare: 200 steps with recording are some 365 KB of ASL, near DynamoDB's 400 KB item limit.
+      const template = await emailTemplate();
+      const steps: Record<string, unknown> = {};
+      for (let i = 0; i < 100; i++) {
+        steps[`w${i}`] = { type: 'wait', duration: 'PT1M', next: `s${i}` };
+        steps[`s${i}`] = { type: 'send', channel: 'email', template, next: i < 99 ? `w${i + 1}` : null };
+      }
+      const id = await publish({ name: 'Long', entry: { event: unique('Long') }, start: 'w0', steps });
+      // Act
+      const asl = await engine.api('GET', `/v1/journeys/${id}/definition.asl.json`);
+      // Assess
+      expect(asl.status).toBe(200);
+      expect(Object.keys(asl.body.States).length).toBeGreaterThan(300);
+    });
+
     it('answers 404 for an unknown journey and 400 for executions without userId', async () => {
       expect((await engine.api('GET', '/v1/journeys/jrn_nope')).status).toBe(404);
       expect((await engine.api('POST', '/v1/journeys/jrn_nope/publish')).status).toBe(404);

@@ -1,3 +1,4 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { JourneyDefinition } from '../../domain/journey/definition';
@@ -60,14 +61,22 @@ export class DynamoJourneyStore extends EntityTable<Journey> implements JourneyS
   }
 
   async putVersion(record: JourneyVersionRecord): Promise<void> {
+    // The ASL is kept gzipped: up to 1 MB of JSON (Step Functions' limit) in a 400 KB item.
+    const { asl, ...rest } = record;
     await this.documents.send(
-      new PutCommand({ TableName: this.table, Item: { ...record, pk: journeyPk(record.journeyId), sk: journeyVersionSk(record.version), itemType: 'journeyVersion' } }),
+      new PutCommand({
+        TableName: this.table,
+        Item: { ...rest, aslGzip: gzipSync(JSON.stringify(asl)), pk: journeyPk(record.journeyId), sk: journeyVersionSk(record.version), itemType: 'journeyVersion' },
+      }),
     );
   }
 
   async getVersion(journeyId: string, version: number): Promise<JourneyVersionRecord | undefined> {
     const out = await this.documents.send(new GetCommand({ TableName: this.table, Key: { pk: journeyPk(journeyId), sk: journeyVersionSk(version) } }));
-    return out.Item ? (strip(out.Item) as unknown as JourneyVersionRecord) : undefined;
+    if (!out.Item) return undefined;
+    const { aslGzip, ...rest } = strip(out.Item);
+    const asl = aslGzip instanceof Uint8Array ? (JSON.parse(gunzipSync(aslGzip).toString('utf8')) as Record<string, unknown>) : {};
+    return { ...(rest as unknown as Omit<JourneyVersionRecord, 'asl'>), asl };
   }
 
   async versionDefinitions(journeyId: string): Promise<JourneyDefinition[]> {

@@ -4,7 +4,7 @@ import { referencedAudiences } from '../../domain/audience/rule';
 import { parseJourneyDefinition, validateJourney, type Channel, type JourneyDefinition } from '../../domain/journey/definition';
 import { countsView, type Journey, type JourneyRun } from '../../domain/journey/journey';
 import { profilePk } from '../../aws/dynamodb/keys';
-import { ConcurrentUpdateError, ConflictError, NotFoundError, ValidationError } from '../../errors';
+import { ConcurrentUpdateError, ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors';
 import type { AudienceStore, Clock, JourneyStore, Page, PageRequest, ProfileStore, Queue, StoredTemplate, TemplateStore, WorkflowEngine } from '../../ports';
 import { compileJourneyWithMap, type JourneyResources } from '../../../statemachines/compile-journey';
 import { updateWithRetry } from '../audiences/versioned';
@@ -22,6 +22,9 @@ export interface JourneyDeps extends EntryDeps {
   journeyResources: JourneyResources;
 }
 
+/** Step Functions' hard quota on a state machine definition (1 MB). */
+export const MAX_DEFINITION_BYTES = 1_048_576;
+
 export const ManualEntrySchema = z
   .object({
     userId: z.string().min(1, 'must not be empty').max(512),
@@ -31,7 +34,15 @@ export const ManualEntrySchema = z
   .strict()
   .meta({ id: 'JourneyManualEntry' });
 
+/**
+ * The largest definition saved (JSON bytes): the journey item holds the draft and the live
+ * definition, within DynamoDB's 400 KB item limit with room to spare.
+ */
+export const MAX_DEFINITION_JSON_BYTES = 100_000;
+
 function parseDefinition(body: unknown): JourneyDefinition {
+  const bytes = Buffer.byteLength(JSON.stringify(body) ?? '', 'utf8');
+  if (bytes > MAX_DEFINITION_JSON_BYTES) throw new PayloadTooLargeError(`the journey definition is ${bytes} bytes; at most ${MAX_DEFINITION_JSON_BYTES}`);
   const parsed = parseJourneyDefinition(body);
   if (!parsed.ok) throw new ValidationError(`invalid journey: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, parsed.issues);
   return parsed.definition;
@@ -183,6 +194,11 @@ export async function publishJourney(deps: JourneyDeps, id: string): Promise<Rec
   const templateNames = Object.fromEntries([...templates].flatMap(([t, template]) => (template ? [[t, template.name]] : [])));
   const compiled = compileJourneyWithMap(definition, { journeyId: id, version, resources: deps.journeyResources, templateNames });
   const asl = compiled.asl as unknown as Record<string, unknown>;
+  const bytes = Buffer.byteLength(JSON.stringify(asl), 'utf8');
+  if (bytes > MAX_DEFINITION_BYTES) {
+    const message = `the compiled state machine is ${bytes} bytes, over Step Functions' limit of ${MAX_DEFINITION_BYTES}: split the journey or shorten its rules`;
+    throw new ValidationError(`journey cannot be published: steps: ${message}`, [{ path: 'steps', message }]);
+  }
   const published = await deps.engine.publish(id, asl, `${definition.name} v${version}`.slice(0, 256));
   const publishedAt = deps.clock.now().toISOString();
   await deps.journeys.putVersion({ journeyId: id, version, versionArn: published.versionArn, publishedAt, definition, asl, stepOfState: compiled.stepOfState });
