@@ -417,7 +417,8 @@ export interface JourneyStore {
   listAll(): Promise<Journey[]>;
   /** Optimistic: throws ConcurrentUpdateError when the record changed since it was read. */
   save(journey: Journey): Promise<Journey>;
-  putVersion(record: JourneyVersionRecord): Promise<void>;
+  /** Writes a new version; false when that version number exists (another publish took it). */
+  putVersion(record: JourneyVersionRecord): Promise<boolean>;
   getVersion(journeyId: string, version: number): Promise<JourneyVersionRecord | undefined>;
   /** Every published version's definition, oldest first (counts place branches and variants by them). */
   versionDefinitions(journeyId: string): Promise<JourneyDefinition[]>;
@@ -428,6 +429,8 @@ export interface JourneyStore {
    * run holds the slot (or held it, for `never`).
    */
   claimSlot(profileKey: string, slotSk: string, claim: { triggerId: string; executionName: string; journeyId: string; reentryBound?: string }): Promise<string | undefined>;
+  /** Who holds a slot now (undefined: nobody ever did). */
+  slotHolder(profileKey: string, slotSk: string): Promise<{ triggerId: string; executionName: string } | undefined>;
   /** The slot's run ended: an `after_exit` journey may admit the user again (after the cooldown). */
   releaseSlot(profileKey: string, slotSk: string, executionName: string, endedAt: string): Promise<void>;
 
@@ -439,6 +442,8 @@ export interface JourneyStore {
   /** Moves a running run to an end status; false when it was no longer running. */
   endRun(profileKey: string, journeyId: string, executionName: string, status: Exclude<RunStatus, 'running'>, at: string, reason?: string): Promise<boolean>;
   setExecutionArn(profileKey: string, journeyId: string, executionName: string, executionArn: string): Promise<void>;
+  /** Records the time of the event that resumed the run's latest hold. */
+  markHoldResumed(profileKey: string, journeyId: string, executionName: string, eventTimestamp: string): Promise<void>;
   /** Records the goal conversion once; false when already converted. */
   markConverted(profileKey: string, journeyId: string, executionName: string, at: string): Promise<boolean>;
 

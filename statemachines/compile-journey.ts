@@ -60,6 +60,8 @@ export interface CompiledJourney {
 
 /** The `next: null` target: one `Succeed` shared by every step that ends the journey. */
 export const END_LABEL = 'End of journey';
+/** Where a run goes when a record state finds it ended elsewhere (exit, erasure): a `Succeed`. */
+export const RUN_ENDED_LABEL = 'Run already ended';
 
 /** Validation without the workspace: compiling needs a sound graph, not existing templates. */
 const STRUCTURE_ONLY = { templateExists: () => true, audienceExists: () => true };
@@ -124,6 +126,7 @@ export function compileJourneyWithMap(definition: JourneyDefinition, options: Co
   });
   const endName = endsSomewhere ? names.allocate(END_LABEL) : undefined;
   const runTable = options.resources.runTableName;
+  const runEndedName = runTable !== undefined ? names.allocate(RUN_ENDED_LABEL) : undefined;
 
   const plans = order.map((stepId) => {
     const step = steps[stepId];
@@ -140,7 +143,7 @@ export function compileJourneyWithMap(definition: JourneyDefinition, options: Co
     const first = specs[0];
     if (first === undefined) throw new Error(`no state for step "${stepId}"`);
     if (runTable !== undefined && recordsOnEntry(step)) {
-      specs = [{ key: 'record', label: `Record: ${first.label}`, build: (links) => recordState(ctx, runTable, { outcome: null }, links.own(first.key)) }, ...specs];
+      specs = [{ key: 'record', label: `Record: ${first.label}`, build: (links) => recordState(ctx, runTable, { outcome: null }, links.own(first.key), links.runEnded()) }, ...specs];
     }
     // Names are handed out step by step in reading order: the first "Wait 3 days" keeps its name.
     const allocated = new Map(specs.map((spec) => [spec.key, names.allocate(spec.label)]));
@@ -167,6 +170,10 @@ export function compileJourneyWithMap(definition: JourneyDefinition, options: Co
         if (name === undefined) throw new Error(`step "${plan.stepId}" leads to "${String(target)}", which has no state`);
         return name;
       },
+      runEnded: () => {
+        if (runEndedName === undefined) throw new Error('runEnded: only record states lead there, and there are none without runTableName');
+        return runEndedName;
+      },
     };
     for (const spec of plan.specs) {
       const name = links.own(spec.key);
@@ -177,6 +184,10 @@ export function compileJourneyWithMap(definition: JourneyDefinition, options: Co
   if (endName !== undefined) {
     states[endName] = { Type: 'Succeed', Comment: 'next: null' };
     stepOfState[endName] = null;
+  }
+  if (runEndedName !== undefined) {
+    states[runEndedName] = { Type: 'Succeed', Comment: 'the run was ended elsewhere (exit, erasure) before this step' };
+    stepOfState[runEndedName] = null;
   }
 
   const startAt = entryStateOfStep[definition.start];

@@ -14,7 +14,7 @@ import {
   updateJourney,
   type JourneyDeps,
 } from '../../shared/services/journeys/manage';
-import { json } from '../lib/http';
+import { json, parseJsonBody } from '../lib/http';
 import type { Services } from '../lib/wiring';
 import { route, type Route } from './router';
 import { PageQuerySchema, pageOf } from './schemas';
@@ -79,7 +79,8 @@ export const journeyRoutes: Route[] = [
     auth: 'apiKey',
     body: JourneyDefinitionSchema,
     responses: { 201: { description: 'Created, as a draft', schema: JourneySchema } },
-    handle: async ({ body, services }) => json(201, await createJourney(deps(services), body)),
+    // The service parses the raw body again: a `__proto__` step id is refused there (zod drops it).
+    handle: async ({ event, services }) => json(201, await createJourney(deps(services), parseJsonBody(event))),
   }),
   route({
     method: 'GET',
@@ -111,7 +112,7 @@ export const journeyRoutes: Route[] = [
     auth: 'apiKey',
     body: JourneyDefinitionSchema,
     responses: { 200: { description: 'The journey', schema: JourneySchema }, 404: notFound, 409: { description: 'Archived' } },
-    handle: async ({ params, body, services }) => json(200, await updateJourney(deps(services), params.id ?? '', body)),
+    handle: async ({ params, event, services }) => json(200, await updateJourney(deps(services), params.id ?? '', parseJsonBody(event))),
   }),
   route({
     method: 'DELETE',
@@ -179,7 +180,10 @@ export const journeyRoutes: Route[] = [
     auth: 'apiKey',
     body: ManualEntrySchema,
     responses: {
-      202: { description: 'Entered: the execution is starting', schema: z.object({ executionName: z.string(), version: z.number().int(), status: z.string() }).meta({ id: 'JourneyEntryResult' }) },
+      202: {
+        description: 'Entered: the execution is starting (`running`), or Step Functions was busy and the entry worker will start it (`queued`)',
+        schema: z.object({ executionName: z.string().optional(), version: z.number().int().optional(), status: z.enum(['running', 'queued']) }).meta({ id: 'JourneyEntryResult' }),
+      },
       404: { description: 'No journey, or no such profile' },
       409: { description: 'The journey takes no entries, or the re-entry rule refuses this user' },
     },

@@ -60,12 +60,21 @@ export function validate<T>(schema: z.ZodType<T> | undefined, value: unknown, wh
   throw new ValidationError(first ? `${first.path}: ${first.message}` : `invalid ${where}`, issues);
 }
 
+/**
+ * Ids are stored in DynamoDB keys, which hold at most 2,048 bytes (partition) and 1,024 (sort):
+ * a longer path id names nothing that can exist (user ids are at most 255 characters, 1,020 bytes).
+ */
+export const MAX_PATH_ID_BYTES = 1024;
+
 function decodePathSegment(name: string, raw: string): string {
+  let decoded: string;
   try {
-    return decodeURIComponent(raw);
+    decoded = decodeURIComponent(raw);
   } catch {
     throw new ValidationError(`${name}: is not a valid URL-encoded path segment`, [{ path: name, message: 'is not a valid URL-encoded path segment' }]);
   }
+  if (Buffer.byteLength(decoded, 'utf8') > MAX_PATH_ID_BYTES) throw new NotFoundError(`${name}: no such ${name} (at most ${MAX_PATH_ID_BYTES} bytes)`);
+  return decoded;
 }
 
 export interface Matched {

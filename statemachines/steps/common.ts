@@ -45,6 +45,8 @@ export interface Links {
   own(key: string): string;
   /** The first state of a step, or the shared end state for `null`. */
   step(target: string | null): string;
+  /** Where a run goes when a record state finds its run no longer running (exited, erased). */
+  runEnded(): string;
 }
 
 /**
@@ -149,12 +151,12 @@ export interface RecordedOutcome {
 
 /**
  * A record that the run reached a step (or took a branch or variant): a native DynamoDB
- * `UpdateItem` on the run's item, conditioned on the run still running, so a stopped or erased
- * run records nothing. Recording must never stop a journey: every error is caught and the run
- * goes on to `next`. A retried write with the same values changes nothing (no stream record); the
+ * `UpdateItem` on the run's item, conditioned on the run still running. A run found no longer
+ * running (stopped, exited, erased) goes to `runEnded` and acts no more; any other failure to
+ * record never stops a journey: the run goes on to `next`. A retried write with the same values changes nothing (no stream record); the
  * stream record's time is when the step was reached.
  */
-export function recordState(ctx: EmitContext, tableName: string, recorded: RecordedOutcome, next: string): TaskState {
+export function recordState(ctx: EmitContext, tableName: string, recorded: RecordedOutcome, next: string, runEnded: string): TaskState {
   return {
     Type: 'Task',
     Comment: ctx.comment,
@@ -172,7 +174,12 @@ export function recordState(ctx: EmitContext, tableName: string, recorded: Recor
     },
     ResultPath: null,
     Retry: DYNAMODB_RETRY,
-    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: next }],
+    Catch: [
+      // The run was ended elsewhere (an exit, erasure) while this execution went on, say because
+      // StopExecution came before the execution existed: it ends here, before the step acts.
+      { ErrorEquals: ['DynamoDB.ConditionalCheckFailedException'], ResultPath: '$.recordError', Next: runEnded },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.recordError', Next: next },
+    ],
     Next: next,
   };
 }
@@ -191,7 +198,7 @@ export function outcomeTarget(
   const table = ctx.resources.runTableName;
   if (table === undefined) return { specs: [], next: (links) => links.step(target) };
   return {
-    specs: [{ key, label, build: (links) => recordState(ctx, table, { outcome }, links.step(target)) }],
+    specs: [{ key, label, build: (links) => recordState(ctx, table, { outcome }, links.step(target), links.runEnded()) }],
     next: (links) => links.own(key),
   };
 }

@@ -228,14 +228,14 @@ describe('LocalWorkflowRunner', () => {
       expect(broken).toMatchObject({ status: 'failed', error: 'TypeError', cause: 'bug' });
     });
 
-    it('hands record states (dynamodb:updateItem) to updateItem, and goes on when the write fails', async () => {
+    it('hands record states (dynamodb:updateItem) to updateItem: a failed write goes on, a failed condition ends the run before its step', async () => {
       // Prepare
       const definition = journey('email', { email: { type: 'send', channel: 'email', template: 'tpl_welcome', next: null } });
       const updates: JsonValue[] = [];
-      let failing = false;
+      let failure: string | undefined;
       const updateItem = (parameters: JsonValue): JsonValue => {
         updates.push(parameters);
-        if (failing) throw Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
+        if (failure) throw Object.assign(new Error('failed'), { name: failure });
         return {};
       };
       const { runner, sent } = harness(FAST, () => null, { updateItem });
@@ -243,11 +243,13 @@ describe('LocalWorkflowRunner', () => {
 
       // Act
       const first = await ended(runner, (await runner.start(versionArn, 'u_1-1', INPUT)).executionArn);
-      failing = true;
+      failure = 'AccessDeniedException';
       const second = await ended(runner, (await runner.start(versionArn, 'u_1-2', INPUT)).executionArn);
+      failure = 'ConditionalCheckFailedException';
+      const third = await ended(runner, (await runner.start(versionArn, 'u_1-3', INPUT)).executionArn);
 
       // Assess
-      expect([first.status, second.status]).toEqual(['succeeded', 'succeeded']);
+      expect([first.status, second.status, third.status]).toEqual(['succeeded', 'succeeded', 'succeeded']);
       expect(sent).toHaveLength(2);
       expect(updates[0]).toMatchObject({
         TableName: RUN_TABLE,
@@ -255,7 +257,8 @@ describe('LocalWorkflowRunner', () => {
         ConditionExpression: 'runStatus = :running',
         ExpressionAttributeValues: { ':step': { S: 'email' }, ':outcome': { NULL: true }, ':running': { S: 'running' } },
       });
-      expect(second.output).toMatchObject({ recordError: { Error: 'DynamoDB.ConditionalCheckFailedException' } });
+      expect(second.output).toMatchObject({ recordError: { Error: 'DynamoDB.AccessDeniedException' } });
+      expect(third.statesEntered).toEqual(['Record: Send email: tpl_welcome', 'Run already ended']);
     });
   });
 

@@ -60,14 +60,17 @@ export class DynamoJourneyStore extends EntityTable<Journey> implements JourneyS
     });
   }
 
-  async putVersion(record: JourneyVersionRecord): Promise<void> {
+  async putVersion(record: JourneyVersionRecord): Promise<boolean> {
     // The ASL is kept gzipped: up to 1 MB of JSON (Step Functions' limit) in a 400 KB item.
     const { asl, ...rest } = record;
-    await this.documents.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { ...rest, aslGzip: gzipSync(JSON.stringify(asl)), pk: journeyPk(record.journeyId), sk: journeyVersionSk(record.version), itemType: 'journeyVersion' },
-      }),
+    return conditional(() =>
+      this.documents.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...rest, aslGzip: gzipSync(JSON.stringify(asl)), pk: journeyPk(record.journeyId), sk: journeyVersionSk(record.version), itemType: 'journeyVersion' },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
     );
   }
 
@@ -116,6 +119,12 @@ export class DynamoJourneyStore extends EntityTable<Journey> implements JourneyS
     // run keeps the name it was given), or by another one.
     const out = await this.documents.send(new GetCommand({ TableName: this.table, Key: { pk: profileKey, sk: slotSk }, ConsistentRead: true }));
     return out.Item?.triggerId === claim.triggerId && typeof out.Item.executionName === 'string' ? out.Item.executionName : undefined;
+  }
+
+  async slotHolder(profileKey: string, slotSk: string): Promise<{ triggerId: string; executionName: string } | undefined> {
+    const out = await this.documents.send(new GetCommand({ TableName: this.table, Key: { pk: profileKey, sk: slotSk }, ConsistentRead: true }));
+    const item = out.Item;
+    return item && typeof item.triggerId === 'string' && typeof item.executionName === 'string' ? { triggerId: item.triggerId, executionName: item.executionName } : undefined;
   }
 
   async releaseSlot(profileKey: string, slotSk: string, executionName: string, endedAt: string): Promise<void> {
@@ -182,6 +191,20 @@ export class DynamoJourneyStore extends EntityTable<Journey> implements JourneyS
           UpdateExpression: 'SET executionArn = :arn',
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeValues: { ':arn': executionArn },
+        }),
+      ),
+    );
+  }
+
+  async markHoldResumed(profileKey: string, journeyId: string, executionName: string, eventTimestamp: string): Promise<void> {
+    await conditional(() =>
+      this.documents.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: profileKey, sk: runSk(journeyId, executionName) },
+          UpdateExpression: 'SET holdResumedAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(holdResumedAt) OR holdResumedAt < :at)',
+          ExpressionAttributeValues: { ':at': eventTimestamp },
         }),
       ),
     );

@@ -49,6 +49,21 @@ const NameSchema = (what: string) =>
 /** An ISO-8601 duration, kept as written (`P3D`). Months count 30 days and years 365 wherever a length is needed. */
 export const DurationSchema = z.string({ error: DURATION_MESSAGE }).refine((value) => parseRuleDuration(value) !== undefined, DURATION_MESSAGE);
 
+/** The longest cooldown or goal window: ten years (beyond, dates leave JavaScript's range soon enough to matter). */
+export const MAX_WINDOW_DAYS = 3650;
+
+const WindowSchema = DurationSchema.refine((value) => {
+  // A malformed duration is DurationSchema's to report.
+  const duration = parseRuleDuration(value);
+  return duration === undefined || duration.casualMs <= MAX_WINDOW_DAYS * DAY_SECONDS * 1000;
+}, `must be at most ${MAX_WINDOW_DAYS} days`);
+
+/**
+ * Step ids that are also names of members every JavaScript object has (`constructor`,
+ * `toString`, `__proto__`…): refused, so that a step id can key a plain object anywhere.
+ */
+export const RESERVED_STEP_IDS: ReadonlySet<string> = new Set([...Object.getOwnPropertyNames(Object.prototype), '__proto__']);
+
 /** The id of another step, or `null` to end the journey there. */
 const StepRefSchema = z.string({ error: 'must be a step id or null' }).nullable();
 
@@ -94,7 +109,15 @@ export const HoldUntilStepSchema = z.strictObject({
 export const BranchStepSchema = z.strictObject({
   type: z.literal('branch'),
   branches: z
-    .array(z.strictObject({ name: NameSchema('a branch name').max(100, 'must be at most 100 characters'), rule: RuleSchema, next: StepRefSchema }))
+    .array(
+      z.strictObject({
+        name: NameSchema('a branch name')
+          .max(100, 'must be at most 100 characters')
+          .refine((name) => name !== DEFAULT_BRANCH, `"${DEFAULT_BRANCH}" names the default path (in counts and events): choose another branch name`),
+        rule: RuleSchema,
+        next: StepRefSchema,
+      }),
+    )
     .min(1, 'must have at least one branch')
     .max(MAX_BRANCHES, `must have at most ${MAX_BRANCHES} branches`),
   default: StepRefSchema,
@@ -196,7 +219,7 @@ export const ReentrySchema = z.discriminatedUnion(
   'mode',
   [
     z.strictObject({ mode: z.literal('never') }),
-    z.strictObject({ mode: z.literal('after_exit'), cooldown: DurationSchema.optional() }),
+    z.strictObject({ mode: z.literal('after_exit'), cooldown: WindowSchema.optional() }),
     z.strictObject({ mode: z.literal('every_event'), key: NameSchema('an entry event property') }),
   ],
   { error: 'must have a mode: one of never, after_exit, every_event' },
@@ -210,7 +233,7 @@ export const JourneyDefinitionSchema = z
     /** Absent means `{"mode": "never"}`. */
     reentry: ReentrySchema.optional(),
     exit: z.strictObject({ onAudienceExit: z.boolean().optional(), event: NameSchema('an event name').optional() }).optional(),
-    goal: z.strictObject({ event: NameSchema('an event name'), within: DurationSchema }).optional(),
+    goal: z.strictObject({ event: NameSchema('an event name'), within: WindowSchema }).optional(),
     start: z.string({ error: 'must be the id of the first step' }),
     steps: z
       .record(z.string(), StepSchema)
@@ -218,6 +241,9 @@ export const JourneyDefinitionSchema = z
       .refine((steps) => Object.keys(steps).length <= MAX_STEPS, `must have at most ${MAX_STEPS} steps`),
   })
   .superRefine((definition, ctx) => {
+    for (const id of Object.keys(definition.steps)) {
+      if (RESERVED_STEP_IDS.has(id)) ctx.addIssue({ code: 'custom', path: ['steps', id], message: 'is reserved (a member of every JavaScript object): choose another step id' });
+    }
     const byEvent = isObject(definition.entry) && Object.hasOwn(definition.entry, 'event');
     if (definition.reentry?.mode === 'every_event' && !byEvent) {
       ctx.addIssue({ code: 'custom', path: ['reentry', 'mode'], message: 'every_event needs an event entry ({"event": ...}): runs are keyed by an entry event property' });
@@ -240,6 +266,11 @@ export type ParseJourneyResult = { ok: true; definition: JourneyDefinition } | {
  * if (!result.ok) throw new ValidationError('invalid journey', result.issues);
  */
 export function parseJourneyDefinition(input: unknown, basePath: ReadonlyArray<PropertyKey> = []): ParseJourneyResult {
+  // `__proto__` as a key of parsed JSON is an own property that zod's record drops silently.
+  const steps = isObject(input) ? input.steps : undefined;
+  if (isObject(steps) && Object.hasOwn(steps, '__proto__')) {
+    return { ok: false, issues: [{ path: formatPath([...basePath, 'steps', '__proto__']), message: 'is reserved (a member of every JavaScript object): choose another step id' }] };
+  }
   const parsed = JourneyDefinitionSchema.safeParse(input);
   if (parsed.success) return { ok: true, definition: parsed.data };
   return { ok: false, issues: parsed.error.issues.map((issue) => ({ path: formatPath([...basePath, ...issue.path]), message: issue.message })) };

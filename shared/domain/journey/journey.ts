@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { deepEqual } from '../profile/profile';
 import { durationSeconds, type JourneyDefinition } from './definition';
 
 /**
@@ -61,8 +62,10 @@ export interface JourneyRun {
   stepOutcome?: string | null;
   startedAt: string;
   endedAt?: string;
-  /** Why a run ended early: the exit event, leaving the audience, a stop, erasure. */
+  /** Why a run ended early (the exit event, leaving the audience, a stop, erasure) or could not start. */
   exitReason?: string;
+  /** The time of the event that resumed the run's last hold: later holds look back only past it. */
+  holdResumedAt?: string;
   convertedAt?: string;
   entry: Record<string, unknown>;
   triggerId: string;
@@ -100,6 +103,21 @@ export function entryOf(trigger: EntryTrigger, definition: JourneyDefinition, no
         ? { event: definition.entry.event, messageId: trigger.requestId, properties: trigger.properties ?? {}, timestamp: now.toISOString(), manual: true }
         : { audience: definition.entry.audience, enteredAt: now.toISOString(), manual: true };
   }
+}
+
+/**
+ * Whether an event is the run's entry event (the byEvent index returns no message id: it is
+ * recognised by name, time and properties). The entry event never exits, converts or resumes its own run.
+ */
+export function isEntryEvent(entry: Record<string, unknown>, event: { event: string; timestamp: string; properties: Record<string, unknown> }): boolean {
+  return entry.event === event.event && entry.timestamp === event.timestamp && deepEqual(entry.properties ?? {}, event.properties);
+}
+
+/** When the entry happened: events at or after it count for exits, goals and holds. */
+export function entryTime(entry: Record<string, unknown>, fallback: string): string {
+  if (typeof entry.timestamp === 'string') return entry.timestamp;
+  if (typeof entry.enteredAt === 'string') return entry.enteredAt;
+  return fallback;
 }
 
 function hash(value: string, length: number): string {

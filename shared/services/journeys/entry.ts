@@ -1,6 +1,9 @@
 import { z } from 'zod';
+import { durationSeconds, type JourneyDefinition } from '../../domain/journey/definition';
 import {
   entryOf,
+  entryTime,
+  isEntryEvent,
   executionNameFor,
   reentryBound,
   runSk,
@@ -62,6 +65,8 @@ export const JourneyMessageSchema = z.discriminatedUnion('type', [
     stepId: z.string().min(1),
     taskToken: z.string().min(1),
     messageId: z.string().min(1),
+    /** The awaited event's time (a later hold of the run looks back only past it). */
+    eventTimestamp: z.string().min(1).optional(),
     throttled: Throttled,
   }),
 ]);
@@ -73,39 +78,59 @@ export type EnterOutcome =
   | { kind: 'stale' }
   | { kind: 'no-profile' }
   | { kind: 'missing-key'; key: string }
-  | { kind: 'reentry-refused' };
+  | { kind: 'reentry-refused' }
+  | { kind: 'start-failed'; executionName: string; error: string };
+
+/**
+ * Errors of StartExecution that no retry can mend: the run is ended as `failed` and its slot
+ * freed, rather than left `running` with no execution behind it.
+ */
+const PERMANENT_START_ERRORS = new Set(['InvalidExecutionInput', 'InvalidName', 'InvalidArn', 'StateMachineDoesNotExist', 'StateMachineDeleting', 'ValidationException', 'ExecutionAlreadyExists']);
 
 /**
  * Enters one user: checks the journey takes entries and the trigger still holds (a replayed
  * audience entry of someone who has left since starts nothing), claims the re-entry slot with a
  * conditional write, writes the run, then starts the execution on the live *version*, named from
  * version, user and trigger. A redelivery finds its own claim and run, and Step Functions refuses
- * the second start of the name.
+ * the second start of the name; a trigger whose run an earlier attempt already wrote is carried
+ * through even if the journey was paused or the membership changed since (the entry happened).
+ * After the start, what happened while the entry waited is caught up with: a run ended meanwhile
+ * (exit, erasure) has its execution stopped, an exit or goal event since the entry applies.
  */
 export async function enterJourney(deps: EntryDeps, input: { journeyId: string; profile: string; trigger: EntryTrigger }): Promise<EnterOutcome> {
   const journey = await deps.journeys.get(input.journeyId);
-  // A manual entry is checked by its route; queued ones are dropped once the journey stops taking entries.
-  if (!journey?.live || journey.status !== 'live') return { kind: 'not-live' };
+  if (!journey?.live) return { kind: 'not-live' };
+  const live = journey.live;
   const ref = parseProfilePk(input.profile);
   if (!ref) return { kind: 'no-profile' };
   const { trigger } = input;
-  if (trigger.kind === 'audience') {
-    const membership = await deps.memberships.membership(ref, trigger.audienceId);
-    if (membership?.enteredAt !== trigger.enteredAt) return { kind: 'stale' };
-  }
-  const profile = await deps.profiles.getProfile(ref);
-  if (!profile || profile.erasureRequestedAt !== undefined || profile.mergedInto !== undefined) return { kind: 'no-profile' };
-
-  const definition = journey.live.definition;
+  const definition = live.definition;
   const now = deps.clock.now();
   const entry = entryOf(trigger, definition, now);
   const slot = slotKey(journey.id, definition, entry);
   if ('missingKey' in slot) return { kind: 'missing-key', key: slot.missingKey };
   const id = triggerId(trigger);
+
+  // Dropped only if no earlier attempt of this trigger already holds the slot (and wrote the run).
+  const dropped = async (outcome: EnterOutcome): Promise<EnterOutcome | undefined> => ((await deps.journeys.slotHolder(input.profile, slot.sk))?.triggerId === id ? undefined : outcome);
+  if (journey.status !== 'live') {
+    const drop = await dropped({ kind: 'not-live' });
+    if (drop) return drop;
+  }
+  if (trigger.kind === 'audience') {
+    const membership = await deps.memberships.membership(ref, trigger.audienceId);
+    if (membership?.enteredAt !== trigger.enteredAt) {
+      const drop = await dropped({ kind: 'stale' });
+      if (drop) return drop;
+    }
+  }
+  const profile = await deps.profiles.getProfile(ref);
+  if (!profile || profile.erasureRequestedAt !== undefined || profile.mergedInto !== undefined) return { kind: 'no-profile' };
+
   const bound = reentryBound(definition, now);
   const executionName = await deps.journeys.claimSlot(input.profile, slot.sk, {
     triggerId: id,
-    executionName: executionNameFor(journey.live.version, input.profile, id),
+    executionName: executionNameFor(live.version, input.profile, id),
     journeyId: journey.id,
     ...(bound === undefined ? {} : { reentryBound: bound }),
   });
@@ -113,8 +138,8 @@ export async function enterJourney(deps: EntryDeps, input: { journeyId: string; 
 
   const run: JourneyRun = {
     journeyId: journey.id,
-    version: journey.live.version,
-    versionArn: journey.live.versionArn,
+    version: live.version,
+    versionArn: live.versionArn,
     executionName,
     userId: ref.kind === 'user' ? ref.id : null,
     ...(ref.kind === 'anonymous' ? { anonymousId: ref.id } : {}),
@@ -127,15 +152,59 @@ export async function enterJourney(deps: EntryDeps, input: { journeyId: string; 
   // The run exists before the execution does: its first state writes to it.
   const fresh = await deps.journeys.putRun(input.profile, run);
   const existing = fresh ? run : await deps.journeys.getRun(input.profile, journey.id, executionName);
-  if (existing && existing.runStatus !== 'running') return { kind: 'started', executionName, version: existing.version, duplicate: true };
-  const versionArn = existing && existing.version !== journey.live.version ? journey.versions.find((v) => v.version === existing.version)?.versionArn : journey.live.versionArn;
-  const started = await deps.engine.start(versionArn ?? journey.live.versionArn, executionName, {
-    userId: run.userId ?? `anonymous:${ref.id}`,
-    entry: existing?.entry ?? entry,
-    run: { pk: input.profile, sk: runSk(journey.id, executionName) },
-  });
-  if (!existing?.executionArn) await deps.journeys.setExecutionArn(input.profile, journey.id, executionName, started.executionArn);
-  return { kind: 'started', executionName, version: existing?.version ?? run.version, duplicate: !fresh || !started.started };
+  // Gone (erased meanwhile), or ended (a redelivery after the end, or stopped before it started).
+  if (!existing) return { kind: 'no-profile' };
+  if (existing.runStatus !== 'running') return { kind: 'started', executionName, version: existing.version, duplicate: true };
+  const versionArn = existing.versionArn ?? journey.versions.find((v) => v.version === existing.version)?.versionArn ?? live.versionArn;
+  let started: { executionArn: string; started: boolean };
+  try {
+    started = await deps.engine.start(versionArn, executionName, {
+      userId: existing.userId ?? `anonymous:${ref.id}`,
+      entry: existing.entry,
+      run: { pk: input.profile, sk: runSk(journey.id, executionName) },
+    });
+  } catch (error) {
+    const name = error instanceof Error ? error.name : 'Error';
+    if (!PERMANENT_START_ERRORS.has(name)) throw error;
+    const at = deps.clock.now().toISOString();
+    await deps.journeys.endRun(input.profile, journey.id, executionName, 'failed', at, `could not start: ${name}`);
+    await deps.journeys.releaseSlot(input.profile, existing.slotSk, executionName, at);
+    return { kind: 'start-failed', executionName, error: name };
+  }
+  if (!existing.executionArn) await deps.journeys.setExecutionArn(input.profile, journey.id, executionName, started.executionArn);
+  const current = { ...existing, executionArn: started.executionArn };
+  await catchUp(deps, input.profile, definition, current);
+  return { kind: 'started', executionName, version: existing.version, duplicate: !fresh || !started.started };
+}
+
+/**
+ * What happened while the entry waited in the queue, now that the run exists (so the stream
+ * sees anything later): the run ended meanwhile (an exit or erasure found no execution to stop),
+ * the exit event or the goal event came after the entry, the user left the entry audience.
+ */
+async function catchUp(deps: EntryDeps, profile: string, definition: JourneyDefinition, run: JourneyRun): Promise<void> {
+  const now = await deps.journeys.getRun(profile, run.journeyId, run.executionName);
+  if (!now || now.runStatus !== 'running') {
+    if (run.executionArn !== undefined) await deps.engine.stop(run.executionArn, now ? `run ${now.runStatus} before its execution started` : 'profile erased');
+    return;
+  }
+  const ref = parseProfilePk(profile);
+  if (!ref) return;
+  const since = entryTime(run.entry, run.startedAt);
+  const after = async (event: string): Promise<Array<{ timestamp: string }>> =>
+    (await deps.memberships.eventsNamed(ref, event, since)).filter((e) => e.timestamp >= since && !isEntryEvent(run.entry, e));
+  if (definition.goal) {
+    const windowEnd = new Date(Date.parse(since) + durationSeconds(definition.goal.within) * 1000).toISOString();
+    const reached = (await after(definition.goal.event)).find((e) => e.timestamp <= windowEnd);
+    if (reached) await deps.journeys.markConverted(profile, run.journeyId, run.executionName, reached.timestamp);
+  }
+  if (definition.exit?.event !== undefined && (await after(definition.exit.event)).length > 0) {
+    await stopRun(deps, profile, now, 'exit event');
+    return;
+  }
+  if (definition.exit?.onAudienceExit === true && 'audience' in definition.entry && !(await deps.memberships.membership(ref, definition.entry.audience))) {
+    await stopRun(deps, profile, now, 'left the entry audience');
+  }
 }
 
 /**
@@ -161,18 +230,32 @@ export async function exitRuns(deps: EntryDeps, input: { journeyId: string; prof
   return stopped;
 }
 
-/** Stops one run's execution and records it as exited early (also used by erasure). */
+/**
+ * Stops one run's execution and records it as exited early (also used by erasure). An execution
+ * that had already ended by itself (its status event not applied yet) keeps its own outcome.
+ */
 export async function stopRun(deps: Pick<EntryDeps, 'journeys' | 'engine' | 'clock'>, profile: string, run: JourneyRun, reason: string): Promise<void> {
   // A run whose ARN was not stored yet (its worker died after starting it) is stopped all the same.
   const executionArn = run.executionArn ?? (run.versionArn === undefined ? undefined : deps.engine.executionArn(run.versionArn, run.executionName));
-  if (executionArn !== undefined) await deps.engine.stop(executionArn, reason);
+  let status: 'exited' | 'completed' | 'failed' = 'exited';
+  if (executionArn !== undefined) {
+    await deps.engine.stop(executionArn, reason);
+    const ended = (await deps.engine.describe(executionArn))?.status;
+    if (ended === 'succeeded') status = 'completed';
+    if (ended === 'failed' || ended === 'timed_out') status = 'failed';
+  }
   const at = deps.clock.now().toISOString();
-  await deps.journeys.endRun(profile, run.journeyId, run.executionName, 'exited', at, reason);
+  await deps.journeys.endRun(profile, run.journeyId, run.executionName, status, at, status === 'exited' ? reason : undefined);
   await deps.journeys.releaseSlot(profile, run.slotSk, run.executionName, at);
 }
 
-/** Completes a hold's task token (the awaited event arrived) and forgets the hold. */
+/**
+ * Completes a hold's task token (the awaited event arrived) and forgets the hold. The event's
+ * time is kept on the run: a later hold of the same run looks back only past it, so one event
+ * never resumes two holds.
+ */
 export async function resumeHold(deps: EntryDeps, input: Extract<JourneyMessage, { type: 'resume' }>): Promise<void> {
+  if (input.eventTimestamp !== undefined) await deps.journeys.markHoldResumed(input.profile, input.journeyId, input.executionName, input.eventTimestamp);
   await deps.engine.sendTaskSuccess(input.taskToken, { resumedBy: input.messageId });
   await deps.journeys.deleteHold(input.profile, input);
 }

@@ -4,7 +4,7 @@ import { referencedAudiences } from '../../domain/audience/rule';
 import { parseJourneyDefinition, validateJourney, type Channel, type JourneyDefinition } from '../../domain/journey/definition';
 import { countsView, type Journey, type JourneyRun } from '../../domain/journey/journey';
 import { profilePk } from '../../aws/dynamodb/keys';
-import { ConcurrentUpdateError, ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors';
+import { ConcurrentUpdateError, ConflictError, EngageError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors';
 import type { AudienceStore, Clock, JourneyStore, Page, PageRequest, ProfileStore, Queue, StoredTemplate, TemplateStore, WorkflowEngine } from '../../ports';
 import { compileJourneyWithMap, type JourneyResources } from '../../../statemachines/compile-journey';
 import { updateWithRetry } from '../audiences/versioned';
@@ -22,6 +22,9 @@ export interface JourneyDeps extends EntryDeps {
   journeyResources: JourneyResources;
 }
 
+/** Manual entry properties: the size ingestion allows a whole message. */
+export const MAX_MANUAL_PROPERTIES_BYTES = 32 * 1024;
+
 /** Step Functions' hard quota on a state machine definition (1 MB). */
 export const MAX_DEFINITION_BYTES = 1_048_576;
 
@@ -29,7 +32,10 @@ export const ManualEntrySchema = z
   .object({
     userId: z.string().min(1, 'must not be empty').max(512),
     /** For journeys entered by an event: the entry event's properties (templates read `entry.properties.*`). */
-    properties: z.record(z.string(), z.unknown()).optional(),
+    properties: z
+      .record(z.string(), z.unknown())
+      .refine((p) => Buffer.byteLength(JSON.stringify(p), 'utf8') <= MAX_MANUAL_PROPERTIES_BYTES, `must be at most ${MAX_MANUAL_PROPERTIES_BYTES} bytes of JSON (as an event's)`)
+      .optional(),
   })
   .strict()
   .meta({ id: 'JourneyManualEntry' });
@@ -201,7 +207,13 @@ export async function publishJourney(deps: JourneyDeps, id: string): Promise<Rec
   }
   const published = await deps.engine.publish(id, asl, `${definition.name} v${version}`.slice(0, 256));
   const publishedAt = deps.clock.now().toISOString();
-  await deps.journeys.putVersion({ journeyId: id, version, versionArn: published.versionArn, publishedAt, definition, asl, stepOfState: compiled.stepOfState });
+  if (!(await deps.journeys.putVersion({ journeyId: id, version, versionArn: published.versionArn, publishedAt, definition, asl, stepOfState: compiled.stepOfState }))) {
+    // Taken: by this very publish retried after a crash (Step Functions returned the same
+    // version for the same definition), or by another publish at the same time.
+    if ((await deps.journeys.getVersion(id, version))?.versionArn !== published.versionArn) {
+      throw new ConflictError(`journey ${id} was published by another request at the same time; publish again`);
+    }
+  }
   await markUse(deps, id, definition, journey.live?.definition);
 
   const saved = await update(deps, id, (current) => ({
@@ -271,14 +283,26 @@ export async function enterManually(deps: JourneyDeps, id: string, input: z.infe
   const ref = { kind: 'user' as const, id: input.userId };
   const profile = await deps.profiles.getProfile(ref);
   if (!profile || profile.erasureRequestedAt !== undefined || profile.mergedInto !== undefined) throw new NotFoundError(`profile ${input.userId} not found`);
-  const outcome = await enterJourney(deps, {
+  const entry = {
     journeyId: id,
     profile: profilePk(ref),
-    trigger: { kind: 'manual', requestId: randomUUID(), ...(input.properties === undefined ? {} : { properties: input.properties }) },
-  });
+    trigger: { kind: 'manual' as const, requestId: randomUUID(), ...(input.properties === undefined ? {} : { properties: input.properties }) },
+  };
+  let outcome: Awaited<ReturnType<typeof enterJourney>>;
+  try {
+    outcome = await enterJourney(deps, entry);
+  } catch (error) {
+    if (error instanceof EngageError) throw error;
+    // Step Functions throttled or failed for a moment: the entry worker finishes it (the claim
+    // and the run are written; the queued entry carries the same trigger).
+    await deps.queue.send('entry', [{ body: { type: 'enter', ...entry } }]);
+    return { status: 'queued' };
+  }
   switch (outcome.kind) {
     case 'started':
       return { executionName: outcome.executionName, version: outcome.version, status: 'running' };
+    case 'start-failed':
+      throw new EngageError(502, 'start_failed', `the execution could not be started (${outcome.error}); the run is recorded as failed`);
     case 'reentry-refused':
       throw new ConflictError(`user ${input.userId} may not enter journey ${id} again (reentry ${journey.live.definition.reentry?.mode ?? 'never'})`);
     case 'missing-key':

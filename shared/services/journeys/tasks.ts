@@ -3,6 +3,7 @@ import { compileRule } from '../../domain/audience/evaluate';
 import type { Rule } from '../../domain/audience/rule';
 import { nextWallClockTime, DEFAULT_ZONE } from '../../domain/journey/wait-until';
 import { WEEKDAYS } from '../../domain/journey/definition';
+import { entryTime, isEntryEvent } from '../../domain/journey/journey';
 import { deepEqual } from '../../domain/profile/profile';
 import { parseProfilePk } from '../../aws/dynamodb/keys';
 import type { Clock, JourneyHold, JourneyStore, MembershipStore, ProfileStore, WorkflowEngine } from '../../ports';
@@ -84,13 +85,17 @@ export function eventResumesHold(hold: Pick<JourneyHold, 'event' | 'match' | 'en
  * sees both completes the token; completing twice is harmless. The entry event itself never
  * counts, even when it is also the awaited event.
  */
-export async function registerHold(deps: TaskDeps, payload: unknown): Promise<{ registered: true; resumedAtOnce: boolean }> {
+export async function registerHold(deps: TaskDeps, payload: unknown): Promise<{ registered: boolean; resumedAtOnce: boolean }> {
   const input = parse(HoldPayloadSchema, payload);
   const ref = refOf(input.profile);
+  const run = await deps.journeys.getRun(input.profile, input.journeyId, input.executionName);
+  // A run stopped (or erased) while this task was on its way: nothing to wait for, nothing to keep.
+  if (!run || run.runStatus !== 'running') return { registered: false, resumedAtOnce: false };
   // "Since entry": the entry event's time (the awaited event may be ingested before the run even
-  // starts, while the entry waits in the queue), the audience entry's, or the run's start.
-  const entryTime = typeof input.entry.timestamp === 'string' ? input.entry.timestamp : typeof input.entry.enteredAt === 'string' ? input.entry.enteredAt : undefined;
-  const since = entryTime ?? (await deps.journeys.getRun(input.profile, input.journeyId, input.executionName))?.startedAt ?? deps.clock.now().toISOString();
+  // starts, while the entry waits in the queue), or the audience entry's, but past the event that
+  // resumed an earlier hold of this run (one event resumes one hold).
+  const since = entryTime(input.entry, run.startedAt);
+  const pastResumed = (timestamp: string): boolean => run.holdResumedAt === undefined || timestamp > run.holdResumedAt;
   const hold: JourneyHold = {
     journeyId: input.journeyId,
     executionName: input.executionName,
@@ -104,17 +109,16 @@ export async function registerHold(deps: TaskDeps, payload: unknown): Promise<{ 
     expiresAt: Math.floor(deps.clock.now().getTime() / 1000 + input.timeoutSeconds + 86_400),
   };
   await deps.journeys.putHold(input.profile, hold);
-  const arrived = (await deps.memberships.eventsNamed(ref, input.event, since)).find((event) => event.timestamp >= since && eventResumesHold(hold, { ...event, messageId: undefined }) && !isEntryEvent(input.entry, event));
+  const arrived = (await deps.memberships.eventsNamed(ref, input.event, since)).find(
+    (event) => event.timestamp >= since && pastResumed(event.timestamp) && eventResumesHold(hold, { ...event, messageId: undefined }) && !isEntryEvent(input.entry, event),
+  );
   if (arrived === undefined) return { registered: true, resumedAtOnce: false };
+  await deps.journeys.markHoldResumed(input.profile, input.journeyId, input.executionName, arrived.timestamp);
   await deps.engine.sendTaskSuccess(input.taskToken, { resumedBy: 'event before hold' });
   await deps.journeys.deleteHold(input.profile, hold);
   return { registered: true, resumedAtOnce: true };
 }
 
-/** The byEvent index returns no message id: the entry event is recognised by name, time and properties. */
-function isEntryEvent(entry: Record<string, unknown>, event: { event: string; timestamp: string; properties: Record<string, unknown> }): boolean {
-  return entry.event === event.event && entry.timestamp === event.timestamp && deepEqual(entry.properties ?? {}, event.properties);
-}
 
 /**
  * `wait_until`: the next occurrence of the wall-clock time in the step's zone, or in the user's

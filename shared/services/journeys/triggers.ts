@@ -95,7 +95,16 @@ export async function onJourneyEvent(deps: TriggerDeps, ref: ProfileRef, event: 
   }
   const holds = (await deps.journeys.holdsOf(profile)).filter((hold) => eventResumesHold(hold, event));
   for (const hold of holds) {
-    messages.push({ type: 'resume', journeyId: hold.journeyId, profile, executionName: hold.executionName, stepId: hold.stepId, taskToken: hold.taskToken, messageId: event.messageId });
+    messages.push({
+      type: 'resume',
+      journeyId: hold.journeyId,
+      profile,
+      executionName: hold.executionName,
+      stepId: hold.stepId,
+      taskToken: hold.taskToken,
+      messageId: event.messageId,
+      eventTimestamp: event.timestamp,
+    });
   }
   await enqueue(deps, messages);
 }

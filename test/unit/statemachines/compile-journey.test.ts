@@ -624,13 +624,22 @@ describe('compileJourney', () => {
       expect(run.payloads['Record: Wait 1 day']).toMatchObject({ ExpressionAttributeValues: { ':step': { S: 'w' }, ':outcome': { NULL: true } } });
     });
 
-    it('never fails a run because recording failed', () => {
-      // Assess: every record task catches everything and goes on.
+    it('never fails a run because recording failed, and ends a run found ended elsewhere before its step acts', () => {
+      // Assess: every record task sends a failed condition (the run is no longer running) to the
+      // shared "Run already ended", and catches everything else and goes on.
       const records = Object.entries(result.asl.States).filter(([name]) => name.startsWith('Record'));
       expect(records.length).toBe(6);
       for (const [, state] of records) {
-        expect(state).toMatchObject({ Type: 'Task', Catch: [{ ErrorEquals: ['States.ALL'], Next: expect.any(String) }] });
+        expect(state).toMatchObject({
+          Type: 'Task',
+          Catch: [
+            { ErrorEquals: ['DynamoDB.ConditionalCheckFailedException'], Next: 'Run already ended' },
+            { ErrorEquals: ['States.ALL'], Next: (state as { Next: string }).Next },
+          ],
+        });
       }
+      expect(result.asl.States['Run already ended']).toMatchObject({ Type: 'Succeed' });
+      expect(compiled(definition).asl.States['Run already ended']).toBeUndefined();
     });
   });
 
