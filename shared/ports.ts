@@ -389,7 +389,12 @@ export interface WorkflowEngine {
   /** Completes a `.waitForTaskToken` task. */
   sendTaskSuccess(taskToken: string, output: Record<string, unknown>): Promise<void>;
   sendTaskFailure(taskToken: string, error: string, cause: string): Promise<void>;
-  describe(executionArn: string): Promise<ExecutionDescription | undefined>;
+  /**
+   * Status, times, input and (unless `currentState: false`) the current state. On Step Functions
+   * the current state costs a GetExecutionHistory call (and permission): callers that need only
+   * the status skip it.
+   */
+  describe(executionArn: string, options?: { currentState?: boolean }): Promise<ExecutionDescription | undefined>;
 }
 
 // ---- Journeys ----------------------------------------------------------------------------

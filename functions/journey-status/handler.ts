@@ -60,7 +60,7 @@ export const handler = async (event: unknown): Promise<{ outcome: string }> => {
     }
     const services = getServices();
     // Large inputs are left out of the event: the execution has them.
-    const input = parseInput(detail.input) ?? (await services.engine.describe(detail.executionArn))?.input;
+    const input = parseInput(detail.input) ?? (await services.engine.describe(detail.executionArn, { currentState: false }))?.input;
     const outcome = await recordExecutionEnd(services, {
       executionName: detail.name,
       status,

@@ -354,7 +354,7 @@ export class LocalWorkflowRunner implements WorkflowEngine {
     pending.reject(new NamedError(error, cause));
   }
 
-  async describe(executionArn: string): Promise<ExecutionDescription | undefined> {
+  async describe(executionArn: string, _options?: { currentState?: boolean }): Promise<ExecutionDescription | undefined> {
     const view = this.runs.get(executionArn)?.view;
     if (view === undefined) return undefined;
     const { name, status, startedAt, stoppedAt, currentState, input } = view;

@@ -178,9 +178,9 @@ export class StepFunctionsWorkflowEngine implements WorkflowEngine {
     }
   }
 
-  async describe(executionArn: string): Promise<ExecutionDescription | undefined> {
+  async describe(executionArn: string, options: { currentState?: boolean } = {}): Promise<ExecutionDescription | undefined> {
     const description = await this.describeExecution(executionArn);
-    if (description === undefined) return undefined;
+    if (description === undefined || options.currentState === false) return description;
     const currentState = await this.currentState(executionArn);
     return currentState === undefined ? description : { ...description, currentState };
   }

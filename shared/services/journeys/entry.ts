@@ -240,7 +240,8 @@ export async function stopRun(deps: Pick<EntryDeps, 'journeys' | 'engine' | 'clo
   let status: 'exited' | 'completed' | 'failed' = 'exited';
   if (executionArn !== undefined) {
     await deps.engine.stop(executionArn, reason);
-    const ended = (await deps.engine.describe(executionArn))?.status;
+    // The status only (no GetExecutionHistory: not granted to the worker and the stream router, and rate-limited).
+    const ended = (await deps.engine.describe(executionArn, { currentState: false }))?.status;
     if (ended === 'succeeded') status = 'completed';
     if (ended === 'failed' || ended === 'timed_out') status = 'failed';
   }

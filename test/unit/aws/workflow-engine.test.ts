@@ -305,6 +305,17 @@ describe('StepFunctionsWorkflowEngine', () => {
   });
 
   describe('describe', () => {
+    it('reads only DescribeExecution when the current state is not asked for (no GetExecutionHistory call or permission)', async () => {
+      // Prepare
+      sfnMock.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, stateMachineArn: MACHINE, name: 'n', status: 'SUCCEEDED', startDate: new Date('2026-03-01T10:00:00Z'), stopDate: new Date('2026-03-02T10:00:00Z') });
+      sfnMock.on(GetExecutionHistoryCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+      // Act
+      const description = await engine().describe(EXECUTION, { currentState: false });
+      // Assess
+      expect(description).toMatchObject({ status: 'succeeded', stoppedAt: '2026-03-02T10:00:00.000Z' });
+      expect(sfnMock.commandCalls(GetExecutionHistoryCommand)).toHaveLength(0);
+    });
+
     it('returns status, times and the state entered last (one page of history, newest first, no data)', async () => {
       // Prepare
       sfnMock.on(DescribeExecutionCommand).resolves({
