@@ -28,6 +28,11 @@ export interface Journey {
   stateMachineArn?: string;
   /** Every published version, oldest first. */
   versions: Array<{ version: number; versionArn: string; publishedAt: string }>;
+  /**
+   * The events `hold_until` steps of any published version await: only those make the stream
+   * look for a profile's holds (runs on old versions may still hold on an event the live one dropped).
+   */
+  holdEvents?: string[];
   createdAt: string;
   updatedAt: string;
   /** Optimistic concurrency of the record (not a published version). */
@@ -264,4 +269,9 @@ export function runStatusOfExecution(status: 'succeeded' | 'failed' | 'timed_out
     default:
       return 'failed';
   }
+}
+
+/** The events a definition's `hold_until` steps await. */
+export function holdEventsOf(definition: JourneyDefinition): string[] {
+  return [...new Set(Object.values(definition.steps).flatMap((step) => (step.type === 'hold_until' ? [step.event] : [])))];
 }

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { referencedAudiences } from '../../domain/audience/rule';
 import { parseJourneyDefinition, validateJourney, type Channel, type JourneyDefinition } from '../../domain/journey/definition';
-import { countsView, type Journey, type JourneyRun } from '../../domain/journey/journey';
+import { countsView, holdEventsOf, type Journey, type JourneyRun } from '../../domain/journey/journey';
 import { profilePk } from '../../aws/dynamodb/keys';
 import { ConcurrentUpdateError, ConflictError, EngageError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors';
 import type { AudienceStore, Clock, JourneyStore, Page, PageRequest, ProfileStore, Queue, StoredTemplate, TemplateStore, WorkflowEngine } from '../../ports';
@@ -222,6 +222,7 @@ export async function publishJourney(deps: JourneyDeps, id: string): Promise<Rec
     live: { version, versionArn: published.versionArn, publishedAt, definition },
     stateMachineArn: published.stateMachineArn,
     versions: [...current.versions.filter((v) => v.version !== version), { version, versionArn: published.versionArn, publishedAt }],
+    holdEvents: [...new Set([...(current.holdEvents ?? []), ...holdEventsOf(definition)])],
     updatedAt: publishedAt,
   }));
   return journeyView(deps, saved);

@@ -93,7 +93,9 @@ export async function onJourneyEvent(deps: TriggerDeps, ref: ProfileRef, event: 
     }
     if (goalEvent && definition.goal) await convert(deps, profile, runs, definition.goal.within, event);
   }
-  const holds = (await deps.journeys.holdsOf(profile)).filter((hold) => eventResumesHold(hold, event));
+  // Only an event some published version holds on can resume anything: no read for the others.
+  const awaited = journeys.some((journey) => journey.holdEvents?.includes(event.event) === true);
+  const holds = awaited ? (await deps.journeys.holdsOf(profile)).filter((hold) => eventResumesHold(hold, event)) : [];
   for (const hold of holds) {
     messages.push({
       type: 'resume',
