@@ -26,6 +26,7 @@ import {
   shardOf,
 } from './keys';
 import { EntityTable } from './entity-table';
+import { conditional } from './conditional';
 
 function definitionFromItem(item: Record<string, unknown>): AudienceDefinition {
   const definition = item as unknown as AudienceDefinition;
@@ -145,19 +146,15 @@ export class DynamoAudienceStore implements AudienceStore {
   }
 
   async markSegmentDone(id: string, ruleVersion: number, segment: number): Promise<boolean> {
-    try {
-      await this.client.send(
+    return conditional(() =>
+      this.client.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { pk: audiencePk(id), sk: backfillSegmentSk(ruleVersion, segment), itemType: 'backfillSegment', expiresAt: Math.floor(Date.now() / 1000) + 7 * 86_400 },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async completeSegment(id: string, ruleVersion: number): Promise<void> {

@@ -5,6 +5,7 @@ import { COUNT_FIELDS, zeroCounts, type Broadcast, type Counts } from '../../dom
 import type { BroadcastStore } from '../../ports';
 import { EntityTable } from './entity-table';
 import { AUDIENCE_SHARD_COUNT, BROADCAST_LIST_PK, BROADCAST_SK, COUNTER_SK, FANOUT_SK_PREFIX, broadcastPk, fanoutDoneSk, fanoutPageSk, sendPk } from './keys';
+import { conditional } from './conditional';
 
 export class DynamoBroadcastStore extends EntityTable<Broadcast> implements BroadcastStore {
   constructor(
@@ -81,12 +82,6 @@ export class DynamoBroadcastStore extends EntityTable<Broadcast> implements Broa
   }
 
   private async putOnce(item: Record<string, unknown>): Promise<boolean> {
-    try {
-      await this.documents.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return conditional(() => this.documents.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
   }
 }

@@ -1,5 +1,4 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { JourneyDefinition } from '../../domain/journey/definition';
 import { runSk, runSkPrefix, type Journey, type JourneyRun, type JourneyVersionRecord, type RunStatus } from '../../domain/journey/journey';
@@ -20,19 +19,10 @@ import {
   shardOf,
 } from './keys';
 import { queryAll } from './query-all';
+import { conditional } from './conditional';
 
 /** Count markers outlive any stream replay (24 hours) by far. */
 const MARKER_TTL_SECONDS = 30 * 86_400;
-
-async function conditional(write: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await write();
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
-}
 
 function strip(item: Record<string, unknown>): Record<string, unknown> {
   const { pk: _pk, sk: _sk, itemType: _type, expiresAt: _ttl, ...rest } = item;

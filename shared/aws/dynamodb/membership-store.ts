@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { queryAll } from './query-all';
 import type { EvaluationEvent } from '../../domain/audience/evaluate';
@@ -19,6 +18,7 @@ import {
   timerSk,
 } from './keys';
 import { EVENTS_BY_NAME_INDEX, GSI1 } from './table-definition';
+import { conditional } from './conditional';
 
 /**
  * Memberships (`AUD#<id>`) and timers (`AUDT#<id>`) live under the profile, so one query reads
@@ -58,35 +58,27 @@ export class DynamoMembershipStore implements MembershipStore {
 
   async enter(ref: ProfileRef, audienceId: string, enteredAt: string): Promise<boolean> {
     const pk = profilePk(ref);
-    try {
-      await this.client.send(
+    return conditional(() =>
+      this.client.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { pk, sk: membershipSk(audienceId), itemType: 'membership', audienceId, enteredAt, ...this.identity(ref) },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async exit(ref: ProfileRef, audienceId: string): Promise<boolean> {
-    try {
-      await this.client.send(
+    return conditional(() =>
+      this.client.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: { pk: profilePk(ref), sk: membershipSk(audienceId) },
           ConditionExpression: 'attribute_exists(pk)',
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async setTimer(ref: ProfileRef, audienceId: string, dueAt: Date): Promise<void> {

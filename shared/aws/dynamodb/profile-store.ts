@@ -29,6 +29,7 @@ import {
   profilePk,
 } from './keys';
 import { EVENTS_BY_TIME_INDEX } from './table-definition';
+import { conditional } from './conditional';
 
 const DAY_SECONDS = 86_400;
 
@@ -156,8 +157,8 @@ export class DynamoProfileStore implements ProfileStore {
 
   async putEvent(ref: ProfileRef, event: StoredEvent): Promise<boolean> {
     const expiresAt = Math.floor(Date.parse(event.timestamp) / 1000) + this.retentionSeconds;
-    try {
-      await this.client.send(
+    return conditional(() =>
+      this.client.send(
         new PutCommand({
           TableName: this.tableName,
           Item: {
@@ -171,12 +172,8 @@ export class DynamoProfileStore implements ProfileStore {
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async deleteEvent(ref: ProfileRef, messageId: string): Promise<void> {

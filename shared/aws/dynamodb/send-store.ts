@@ -1,8 +1,8 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Counts, SendRecord, SendStatus } from '../../domain/broadcast/broadcast';
 import type { SendRecordKey, SendStore } from '../../ports';
 import { COUNTER_SK, journeySendSk, paddedSequence, profilePk, sendPk } from './keys';
+import { conditional } from './conditional';
 
 /**
  * Send records and journey send claims are kept 90 days: long enough for late feedback, audits
@@ -27,17 +27,6 @@ function itemOf(key: SendRecordKey, record: SendRecord): Record<string, unknown>
 function recordFrom(item: Record<string, unknown>): SendRecord {
   const { pk: _pk, sk: _sk, itemType: _t, expiresAt: _e, ...rest } = item;
   return rest as unknown as SendRecord;
-}
-
-/** Runs a conditional write; false when its condition failed. */
-async function conditional(write: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await write();
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
 }
 
 function setExpression(change: Record<string, unknown>, names: Record<string, string>, values: Record<string, unknown>): string {
