@@ -1,5 +1,4 @@
 import type { Journey, JourneyRun, JourneyVersionRecord, RunStatus } from './domain/journey/journey';
-import type { JourneyDefinition } from './domain/journey/definition';
 import type { Profile, ProfileRef } from './domain/profile/profile';
 import type { MessageType } from './domain/ingestion/messages';
 import type { EvaluationEvent } from './domain/audience/evaluate';
@@ -425,8 +424,6 @@ export interface JourneyStore {
   /** Writes a new version; false when that version number exists (another publish took it). */
   putVersion(record: JourneyVersionRecord): Promise<boolean>;
   getVersion(journeyId: string, version: number): Promise<JourneyVersionRecord | undefined>;
-  /** Every published version's definition, oldest first (counts place branches and variants by them). */
-  versionDefinitions(journeyId: string): Promise<JourneyDefinition[]>;
 
   /**
    * Claims the re-entry slot for a trigger; returns the execution name the trigger's run has

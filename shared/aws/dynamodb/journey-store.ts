@@ -1,6 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { JourneyDefinition } from '../../domain/journey/definition';
 import { runSk, runSkPrefix, type Journey, type JourneyRun, type JourneyVersionRecord, type RunStatus } from '../../domain/journey/journey';
 import type { JourneyHold, JourneyStore } from '../../ports';
 import { EntityTable } from './entity-table';
@@ -70,17 +69,6 @@ export class DynamoJourneyStore extends EntityTable<Journey> implements JourneyS
     const { aslGzip, ...rest } = strip(out.Item);
     const asl = aslGzip instanceof Uint8Array ? (JSON.parse(gunzipSync(aslGzip).toString('utf8')) as Record<string, unknown>) : {};
     return { ...(rest as unknown as Omit<JourneyVersionRecord, 'asl'>), asl };
-  }
-
-  async versionDefinitions(journeyId: string): Promise<JourneyDefinition[]> {
-    const items = await queryAll(this.documents, {
-      TableName: this.table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': journeyPk(journeyId), ':prefix': 'VERSION#' },
-      ExpressionAttributeNames: { '#definition': 'definition' },
-      ProjectionExpression: '#definition',
-    });
-    return items.map((item) => item.definition as JourneyDefinition);
   }
 
   async claimSlot(profileKey: string, slotSk: string, claim: { triggerId: string; executionName: string; journeyId: string; reentryBound?: string }): Promise<string | undefined> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { deepEqual } from '../profile/profile';
-import { durationSeconds, type JourneyDefinition } from './definition';
+import { durationSeconds, type JourneyDefinition, type StepType } from './definition';
 
 /**
  * Journeys as stored and run: the journey record and its published versions, the run of one
@@ -33,6 +33,8 @@ export interface Journey {
    * look for a profile's holds (runs on old versions may still hold on an event the live one dropped).
    */
   holdEvents?: string[];
+  /** Each step id's type across published versions (counts place branches and variants by it). */
+  stepTypes?: Record<string, StepType>;
   createdAt: string;
   updatedAt: string;
   /** Optimistic concurrency of the record (not a published version). */
@@ -210,25 +212,23 @@ export interface JourneyCounts {
   steps: Record<string, StepCounts>;
 }
 
+/** Each step id's type across definitions, the latest definition winning (kept on the journey at publish). */
+export function stepTypesOf(definitions: readonly JourneyDefinition[]): Record<string, StepType> {
+  const types: Record<string, StepType> = {};
+  for (const definition of definitions) for (const [id, step] of Object.entries(definition.steps)) types[id] = step.type;
+  return types;
+}
+
 /**
  * The counts of SPEC section 3 from summed counters. Branches and variants are placed by the
- * step's type in the definitions of every version (a step may have been removed since), and
- * a branch or split step counts as reached once per outcome taken.
+ * step's type in every published version (a step may have been removed since: `stepTypes`),
+ * and a branch or split step counts as reached once per outcome taken.
  */
-export function countsView(totals: Readonly<Record<string, number>>, definitions: readonly JourneyDefinition[]): JourneyCounts {
+export function countsView(totals: Readonly<Record<string, number>>, stepTypes: Readonly<Record<string, StepType>>): JourneyCounts {
   const value = (name: string): number => totals[name] ?? 0;
-  const stepType = (stepId: string): string | undefined => {
-    for (let i = definitions.length - 1; i >= 0; i--) {
-      const step = definitions[i]?.steps[stepId];
-      if (step !== undefined) return step.type;
-    }
-    return undefined;
-  };
   const steps: Record<string, StepCounts> = {};
-  for (const definition of definitions) {
-    for (const [id, step] of Object.entries(definition.steps)) {
-      steps[id] ??= { reached: 0, ...(step.type === 'branch' ? { branches: {} } : {}), ...(step.type === 'split' ? { variants: {} } : {}) };
-    }
+  for (const [id, type] of Object.entries(stepTypes)) {
+    steps[id] = { reached: 0, ...(type === 'branch' ? { branches: {} } : {}), ...(type === 'split' ? { variants: {} } : {}) };
   }
   for (const [name, count] of Object.entries(totals)) {
     if (name.startsWith('step:')) {
@@ -240,7 +240,7 @@ export function countsView(totals: Readonly<Record<string, number>>, definitions
       const cut = rest.indexOf(':');
       const id = rest.slice(0, cut);
       const outcome = rest.slice(cut + 1);
-      const type = stepType(id);
+      const type = stepTypes[id];
       const entry = (steps[id] ??= { reached: 0 });
       const bucket = type === 'split' ? (entry.variants ??= {}) : (entry.branches ??= {});
       bucket[outcome] = (bucket[outcome] ?? 0) + count;

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { referencedAudiences } from '../../domain/audience/rule';
 import { parseJourneyDefinition, validateJourney, type Channel, type JourneyDefinition } from '../../domain/journey/definition';
-import { countsView, holdEventsOf, type Journey, type JourneyRun } from '../../domain/journey/journey';
+import { countsView, holdEventsOf, stepTypesOf, type Journey, type JourneyRun } from '../../domain/journey/journey';
 import { profilePk } from '../../aws/dynamodb/keys';
 import { ConcurrentUpdateError, ConflictError, EngageError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors';
 import type { AudienceStore, Clock, JourneyStore, Page, PageRequest, ProfileStore, Queue, StoredTemplate, TemplateStore, WorkflowEngine } from '../../ports';
@@ -73,7 +73,7 @@ async function update(deps: Pick<JourneyDeps, 'journeys'>, id: string, change: (
 }
 
 export async function journeyView(deps: Pick<JourneyDeps, 'journeys'>, journey: Journey): Promise<Record<string, unknown>> {
-  const [totals, definitions] = await Promise.all([deps.journeys.countTotals(journey.id), deps.journeys.versionDefinitions(journey.id)]);
+  const totals = await deps.journeys.countTotals(journey.id);
   return {
     id: journey.id,
     name: journey.name,
@@ -82,7 +82,7 @@ export async function journeyView(deps: Pick<JourneyDeps, 'journeys'>, journey: 
     liveVersion: journey.live?.version ?? null,
     versions: journey.versions.map(({ version, publishedAt }) => ({ version, publishedAt, live: version === journey.live?.version })),
     stateMachineArn: journey.stateMachineArn ?? null,
-    counts: countsView(totals, definitions.length > 0 ? definitions : [journey.draft]),
+    counts: countsView(totals, journey.stepTypes ?? stepTypesOf([journey.draft])),
     createdAt: journey.createdAt,
     updatedAt: journey.updatedAt,
   };
@@ -223,6 +223,7 @@ export async function publishJourney(deps: JourneyDeps, id: string): Promise<Rec
     stateMachineArn: published.stateMachineArn,
     versions: [...current.versions.filter((v) => v.version !== version), { version, versionArn: published.versionArn, publishedAt }],
     holdEvents: [...new Set([...(current.holdEvents ?? []), ...holdEventsOf(definition)])],
+    stepTypes: { ...current.stepTypes, ...stepTypesOf([definition]) },
     updatedAt: publishedAt,
   }));
   return journeyView(deps, saved);

@@ -45,5 +45,5 @@ export async function recordExecutionEnd(deps: { journeys: JourneyStore; clock: 
 export async function activeRuns(deps: { journeys: JourneyStore }): Promise<{ journeys: number; active: number }> {
   const journeys = (await deps.journeys.listAll()).filter((journey) => journey.live !== undefined);
   const totals = await Promise.all(journeys.map((journey) => deps.journeys.countTotals(journey.id)));
-  return { journeys: journeys.length, active: totals.reduce((sum, counted) => sum + countsView(counted, []).active, 0) };
+  return { journeys: journeys.length, active: totals.reduce((sum, counted) => sum + countsView(counted, {}).active, 0) };
 }

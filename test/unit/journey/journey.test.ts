@@ -1,5 +1,5 @@
 import type { JourneyDefinition } from '../../../shared/domain/journey/definition';
-import { countKinds, countsView, executionNameFor, reentryBound, slotKey, triggerId } from '../../../shared/domain/journey/journey';
+import { countKinds, countsView, executionNameFor, reentryBound, slotKey, stepTypesOf, triggerId } from '../../../shared/domain/journey/journey';
 
 const base: JourneyDefinition = {
   name: 'J',
@@ -61,7 +61,7 @@ describe('journey runs (domain)', () => {
 
   it('views counts with branches and variants placed by step type, and active as what has not ended', () => {
     // Act
-    const view = countsView({ entered: 5, completed: 2, exitedEarly: 1, 'step:b': 3, 'outcome:b:Gold': 2, 'outcome:b:default': 1, 'step:s': 2, 'outcome:s:A': 2 }, [base]);
+    const view = countsView({ entered: 5, completed: 2, exitedEarly: 1, 'step:b': 3, 'outcome:b:Gold': 2, 'outcome:b:default': 1, 'step:s': 2, 'outcome:s:A': 2 }, stepTypesOf([base]));
     // Assess
     expect(view).toEqual({
       entered: 5,
