@@ -542,6 +542,23 @@ function compileNode(rule: Rule): Predicate {
   }
 }
 
+/**
+ * Records that `event` must be read `windowMs` back (`null`: all of it), keeping the widest
+ * window asked for each name.
+ */
+export function widenWindow(into: Map<string, number | null>, event: string, windowMs: number | null): void {
+  const known = into.get(event);
+  if (!into.has(event)) into.set(event, windowMs);
+  else if (known !== null && known !== undefined && (windowMs === null || windowMs > known)) into.set(event, windowMs);
+}
+
+/** The widest window of each event name the rules need (what to read before evaluating them together). */
+export function combinedEventRequirements(rules: Iterable<Pick<CompiledRule, 'eventRequirements'>>): Map<string, number | null> {
+  const windows = new Map<string, number | null>();
+  for (const rule of rules) for (const [name, windowMs] of rule.eventRequirements) widenWindow(windows, name, windowMs);
+  return windows;
+}
+
 function eventRequirementsOf(rule: Rule, into: Map<string, number | null>): void {
   const node = classifyRule(rule);
   switch (node.kind) {
@@ -557,13 +574,9 @@ function eventRequirementsOf(rule: Rule, into: Map<string, number | null>): void
     case 'trait':
     case 'audience':
       return;
-    case 'event': {
-      const windowMs = node.rule.within === undefined ? null : requireDuration(node.rule.within).maxMs;
-      const known = into.get(node.rule.event);
-      if (!into.has(node.rule.event)) into.set(node.rule.event, windowMs);
-      else if (known !== null && known !== undefined && (windowMs === null || windowMs > known)) into.set(node.rule.event, windowMs);
+    case 'event':
+      widenWindow(into, node.rule.event, node.rule.within === undefined ? null : requireDuration(node.rule.within).maxMs);
       return;
-    }
     default:
       assertUnreachable(node);
   }

@@ -1,4 +1,4 @@
-import type { EvaluationEvent } from '../../domain/audience/evaluate';
+import { combinedEventRequirements, type EvaluationEvent } from '../../domain/audience/evaluate';
 import type { ProfileRef } from '../../domain/profile/profile';
 import type { Clock, MembershipStore, ProfileStore } from '../../ports';
 import type { CatalogSnapshot } from './catalog';
@@ -77,19 +77,20 @@ export async function evaluateProfile(deps: EvaluationDeps, catalog: CatalogSnap
 
 /** Reads, once per event name, only the window the evaluated rules need. */
 async function loadEvents(deps: EvaluationDeps, catalog: CatalogSnapshot, ids: string[], ref: ProfileRef, now: Date): Promise<Map<string, EvaluationEvent[]>> {
-  const windows = new Map<string, number | null>();
-  for (const id of ids) {
-    for (const [name, windowMs] of catalog.audiences.get(id)?.compiled.eventRequirements ?? []) {
-      const known = windows.get(name);
-      if (!windows.has(name)) windows.set(name, windowMs);
-      else if (known !== null && (windowMs === null || windowMs > (known ?? 0))) windows.set(name, windowMs);
-    }
-  }
+  const rules = ids.flatMap((id) => {
+    const compiled = catalog.audiences.get(id)?.compiled;
+    return compiled ? [compiled] : [];
+  });
+  return loadEventWindows(deps.memberships, ref, combinedEventRequirements(rules), now);
+}
+
+/** The profile's events of each name, from `now` minus its window (all of them for `null`), read in parallel. */
+export async function loadEventWindows(memberships: MembershipStore, ref: ProfileRef, windows: ReadonlyMap<string, number | null>, now: Date): Promise<Map<string, EvaluationEvent[]>> {
   const loaded = new Map<string, EvaluationEvent[]>();
   await Promise.all(
     [...windows].map(async ([name, windowMs]) => {
       const since = windowMs === null ? null : new Date(now.getTime() - windowMs).toISOString();
-      loaded.set(name, await deps.memberships.eventsNamed(ref, name, since));
+      loaded.set(name, await memberships.eventsNamed(ref, name, since));
     }),
   );
   return loaded;

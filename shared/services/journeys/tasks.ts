@@ -1,5 +1,7 @@
+import { IANAZone } from 'luxon';
 import { z } from 'zod';
-import { compileRule } from '../../domain/audience/evaluate';
+import { combinedEventRequirements, compileRule } from '../../domain/audience/evaluate';
+import { loadEventWindows } from '../audiences/evaluate-profile';
 import type { Rule } from '../../domain/audience/rule';
 import { nextWallClockTime, DEFAULT_ZONE } from '../../domain/journey/wait-until';
 import { WEEKDAYS } from '../../domain/journey/definition';
@@ -126,20 +128,10 @@ export async function registerHold(deps: TaskDeps, payload: unknown): Promise<{ 
  */
 export async function findNextTime(deps: TaskDeps, payload: unknown): Promise<{ timestamp: string; zone: string }> {
   const input = parse(WaitUntilPayloadSchema, payload);
-  let zone = input.timezone;
-  if (zone === 'user') {
-    const profile = await deps.profiles.getProfile(refOf(input.profile));
-    const trait = profile?.traits.timezone;
-    zone = typeof trait === 'string' && trait !== '' ? trait : DEFAULT_ZONE;
-  }
-  let at: Date;
-  try {
-    at = nextWallClockTime(deps.clock.now(), input.time, zone, input.weekdays);
-  } catch {
-    // A timezone trait that is not a zone: the run waits in UTC rather than fail.
-    zone = DEFAULT_ZONE;
-    at = nextWallClockTime(deps.clock.now(), input.time, zone, input.weekdays);
-  }
+  const wanted: unknown = input.timezone === 'user' ? (await deps.profiles.getProfile(refOf(input.profile)))?.traits.timezone : input.timezone;
+  // No zone, or a trait that is not one: the run waits in UTC rather than fail.
+  const zone = typeof wanted === 'string' && IANAZone.isValidZone(wanted) ? wanted : DEFAULT_ZONE;
+  const at = nextWallClockTime(deps.clock.now(), input.time, zone, input.weekdays);
   return { timestamp: at.toISOString(), zone };
 }
 
@@ -154,18 +146,7 @@ export async function checkCondition(deps: TaskDeps, payload: unknown): Promise<
   if (!profile) return { branchIndex: -1 };
   const now = deps.clock.now();
   const compiled = input.branches.map((branch) => compileRule(branch.rule as Rule));
-  const windows = new Map<string, number | null>();
-  for (const rule of compiled) {
-    for (const [name, windowMs] of rule.eventRequirements) {
-      const known = windows.get(name);
-      if (!windows.has(name) || (known !== null && (windowMs === null || windowMs > (known ?? 0)))) windows.set(name, windowMs);
-    }
-  }
-  const events = new Map(
-    await Promise.all(
-      [...windows].map(async ([name, windowMs]) => [name, await deps.memberships.eventsNamed(ref, name, windowMs === null ? null : new Date(now.getTime() - windowMs).toISOString())] as const),
-    ),
-  );
+  const events = await loadEventWindows(deps.memberships, ref, combinedEventRequirements(compiled), now);
   const members = new Set(state.memberships.keys());
   const index = compiled.findIndex(
     (rule) => rule.evaluate({ traits: profile.traits, eventsNamed: (name) => events.get(name) ?? [], isMember: (id) => members.has(id), now }).matches,
