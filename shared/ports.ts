@@ -450,7 +450,8 @@ export interface JourneyStore {
   markConverted(profileKey: string, journeyId: string, executionName: string, at: string): Promise<boolean>;
 
   putHold(profileKey: string, hold: JourneyHold): Promise<void>;
-  holdsOf(profileKey: string): Promise<JourneyHold[]>;
+  /** The profile's holds still in time, or only those of one run. */
+  holdsOf(profileKey: string, run?: { journeyId: string; executionName: string }): Promise<JourneyHold[]>;
   deleteHold(profileKey: string, hold: Pick<JourneyHold, 'journeyId' | 'executionName' | 'stepId'>): Promise<void>;
 
   /** Marks that a run's change was counted as `kind`; false when it was already. */

@@ -1,6 +1,7 @@
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { JourneyRun } from '../../shared/domain/journey/journey';
 import type { Clock, JourneyStore } from '../../shared/ports';
+import { closeRun } from '../../shared/services/journeys/run-status';
 
 /**
  * Locally, executions live in memory: a restart (with `ENGAGE_DATA_DIR`) loses the runs in
@@ -25,11 +26,7 @@ export async function endRunsLostOnRestart(documents: DynamoDBDocumentClient, ta
     for (const item of page.Items ?? []) {
       const pk = String(item.pk);
       const run = item as unknown as JourneyRun;
-      if (await deps.journeys.endRun(pk, run.journeyId, run.executionName, 'failed', at, 'local engine restarted')) ended++;
-      await deps.journeys.releaseSlot(pk, run.slotSk, run.executionName, at);
-      for (const hold of await deps.journeys.holdsOf(pk)) {
-        if (hold.journeyId === run.journeyId && hold.executionName === run.executionName) await deps.journeys.deleteHold(pk, hold);
-      }
+      if (await closeRun(deps, pk, run, 'failed', at, 'local engine restarted')) ended++;
     }
     start = page.LastEvaluatedKey;
   } while (start);

@@ -5,12 +5,12 @@ import type { JourneyHold, JourneyStore } from '../../ports';
 import { EntityTable } from './entity-table';
 import {
   COUNTER_SK,
-  HOLD_SK_PREFIX,
   JOURNEY_LIST_PK,
   JOURNEY_SK,
   JOURNEY_STAT_SHARD_COUNT,
   RUN_SK_PREFIX,
   holdSk,
+  holdSkPrefix,
   journeyPk,
   journeyStatPk,
   journeyVersionSk,
@@ -208,11 +208,11 @@ export class DynamoJourneyStore extends EntityTable<Journey> implements JourneyS
     );
   }
 
-  async holdsOf(profileKey: string): Promise<JourneyHold[]> {
+  async holdsOf(profileKey: string, run?: { journeyId: string; executionName: string }): Promise<JourneyHold[]> {
     const items = await queryAll(this.documents, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': profileKey, ':prefix': HOLD_SK_PREFIX },
+      ExpressionAttributeValues: { ':pk': profileKey, ':prefix': holdSkPrefix(run) },
       ConsistentRead: true,
     });
     // TTL deletes lazily (up to days late): an expired hold is over.

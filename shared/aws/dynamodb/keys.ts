@@ -219,8 +219,13 @@ export function journeyVersionSk(version: number): string {
   return `VERSION#${String(version).padStart(6, '0')}`;
 }
 
+/** The holds of one run (`begins_with`), or of a whole profile without arguments. */
+export function holdSkPrefix(run?: { journeyId: string; executionName: string }): string {
+  return run === undefined ? HOLD_SK_PREFIX : `${HOLD_SK_PREFIX}${run.journeyId}#${run.executionName}#`;
+}
+
 export function holdSk(journeyId: string, executionName: string, stepId: string): string {
-  return `${HOLD_SK_PREFIX}${journeyId}#${executionName}#${stepId}`;
+  return `${holdSkPrefix({ journeyId, executionName })}${stepId}`;
 }
 
 export function journeyStatPk(journeyId: string, shard: number): string {

@@ -13,6 +13,7 @@ import {
   type JourneyRun,
 } from '../../domain/journey/journey';
 import { parseProfilePk } from '../../aws/dynamodb/keys';
+import { closeRun } from './run-status';
 import type { Clock, JourneyStore, MembershipStore, ProfileStore, Queue, WorkflowEngine } from '../../ports';
 
 /**
@@ -166,9 +167,7 @@ export async function enterJourney(deps: EntryDeps, input: { journeyId: string; 
   } catch (error) {
     const name = error instanceof Error ? error.name : 'Error';
     if (!PERMANENT_START_ERRORS.has(name)) throw error;
-    const at = deps.clock.now().toISOString();
-    await deps.journeys.endRun(input.profile, journey.id, executionName, 'failed', at, `could not start: ${name}`);
-    await deps.journeys.releaseSlot(input.profile, existing.slotSk, executionName, at);
+    await closeRun(deps, input.profile, existing, 'failed', deps.clock.now().toISOString(), `could not start: ${name}`);
     return { kind: 'start-failed', executionName, error: name };
   }
   if (!existing.executionArn) await deps.journeys.setExecutionArn(input.profile, journey.id, executionName, started.executionArn);
@@ -245,9 +244,7 @@ export async function stopRun(deps: Pick<EntryDeps, 'journeys' | 'engine' | 'clo
     if (ended === 'succeeded') status = 'completed';
     if (ended === 'failed' || ended === 'timed_out') status = 'failed';
   }
-  const at = deps.clock.now().toISOString();
-  await deps.journeys.endRun(profile, run.journeyId, run.executionName, status, at, status === 'exited' ? reason : undefined);
-  await deps.journeys.releaseSlot(profile, run.slotSk, run.executionName, at);
+  await closeRun(deps, profile, run, status, deps.clock.now().toISOString(), status === 'exited' ? reason : undefined);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { RUN_SK_PREFIX } from '../../aws/dynamodb/keys';
-import { countsView, runStatusOfExecution } from '../../domain/journey/journey';
+import { countsView, runStatusOfExecution, type JourneyRun, type RunStatus } from '../../domain/journey/journey';
 import type { Clock, ExecutionStatus, JourneyStore } from '../../ports';
 
 /** An execution's end, as Step Functions reports it (EventBridge "Execution Status Change") or the local runner does. */
@@ -29,13 +29,28 @@ export async function recordExecutionEnd(deps: { journeys: JourneyStore; clock: 
   const journeyId = key.sk.slice(RUN_SK_PREFIX.length, key.sk.length - end.executionName.length - 1);
   const run = await deps.journeys.getRun(key.pk, journeyId, end.executionName);
   if (!run) return 'unknown-run';
-  const at = end.stoppedAt ?? deps.clock.now().toISOString();
   const status = runStatusOfExecution(end.status);
-  const changed = await deps.journeys.endRun(key.pk, journeyId, end.executionName, status, at, status === 'exited' ? 'stopped' : undefined);
-  await deps.journeys.releaseSlot(key.pk, run.slotSk, run.executionName, at);
-  const holds = (await deps.journeys.holdsOf(key.pk)).filter((hold) => hold.journeyId === journeyId && hold.executionName === end.executionName);
-  await Promise.all(holds.map((hold) => deps.journeys.deleteHold(key.pk, hold)));
+  const changed = await closeRun(deps, key.pk, run, status, end.stoppedAt ?? deps.clock.now().toISOString(), status === 'exited' ? 'stopped' : undefined);
   return changed ? 'recorded' : 'already-ended';
+}
+
+/**
+ * Ends a run (if it is still running: the first end wins), frees its re-entry slot and forgets
+ * its holds. Every path that ends a run goes through here: the status event, an exit, erasure,
+ * a failed start, a local restart. Returns whether this call ended it.
+ */
+export async function closeRun(
+  deps: { journeys: JourneyStore },
+  profile: string,
+  run: Pick<JourneyRun, 'journeyId' | 'executionName' | 'slotSk'>,
+  status: Exclude<RunStatus, 'running'>,
+  at: string,
+  reason?: string,
+): Promise<boolean> {
+  const changed = await deps.journeys.endRun(profile, run.journeyId, run.executionName, status, at, reason);
+  await deps.journeys.releaseSlot(profile, run.slotSk, run.executionName, at);
+  await Promise.all((await deps.journeys.holdsOf(profile, run)).map((hold) => deps.journeys.deleteHold(profile, hold)));
+  return changed;
 }
 
 /**
