@@ -1,4 +1,4 @@
-import { compileRule } from '../../domain/audience/evaluate';
+import { compileRule, type CompiledRule } from '../../domain/audience/evaluate';
 import type { Rule } from '../../domain/audience/rule';
 import { durationSeconds } from '../../domain/journey/definition';
 import { countKinds, type Journey, type JourneyRun } from '../../domain/journey/journey';
@@ -20,6 +20,8 @@ import { eventResumesHold } from './tasks';
 /** Journeys by what the stream reacts to, cached per container like the audience catalog. */
 export class JourneyCatalog {
   private cached?: { at: number; journeys: Promise<Journey[]> };
+  /** Each loaded journey's event-entry rule, compiled once: it goes with the snapshot it came from. */
+  private readonly entryRules = new WeakMap<Journey, CompiledRule>();
 
   constructor(
     private readonly store: JourneyStore,
@@ -42,6 +44,20 @@ export class JourneyCatalog {
   invalidate(): void {
     this.cached = undefined;
   }
+
+  /** Whether an event passes a journey's event entry and its `where` clauses (the rule language on this one event). */
+  entersOn(journey: Journey, event: { event: string; timestamp: string; properties: Record<string, unknown> }, now: Date): boolean {
+    const entry = journey.live?.definition.entry;
+    if (!entry || !('event' in entry) || entry.event !== event.event) return false;
+    if (entry.where === undefined || entry.where.length === 0) return true;
+    let rule = this.entryRules.get(journey);
+    if (!rule) {
+      rule = compileRule({ event: entry.event, where: entry.where } as Rule);
+      this.entryRules.set(journey, rule);
+    }
+    const at = Date.parse(event.timestamp);
+    return rule.evaluate({ traits: {}, eventsNamed: () => [{ ...event, time: at }], isMember: () => false, now: new Date(Math.max(now.getTime(), at)) }).matches;
+  }
 }
 
 export interface TriggerDeps {
@@ -56,22 +72,6 @@ async function enqueue(deps: TriggerDeps, messages: JourneyMessage[]): Promise<v
   if (messages.length > 0) await deps.queue.send('entry', messages.map((body) => ({ body })));
 }
 
-const whereCache = new Map<string, ReturnType<typeof compileRule>>();
-
-/** Whether an event passes an event entry's `where` clauses (the rule language on this one event). */
-function passesWhere(journey: Journey, event: { event: string; timestamp: string; properties: Record<string, unknown> }, now: Date): boolean {
-  const entry = journey.live?.definition.entry;
-  if (!entry || !('event' in entry)) return false;
-  if (entry.where === undefined || entry.where.length === 0) return true;
-  const key = `${journey.id}:${journey.live?.version ?? 0}`;
-  let rule = whereCache.get(key);
-  if (!rule) {
-    rule = compileRule({ event: entry.event, where: entry.where } as Rule);
-    whereCache.set(key, rule);
-  }
-  return rule.evaluate({ traits: {}, eventsNamed: () => [{ ...event, time: Date.parse(event.timestamp) }], isMember: () => false, now: new Date(Math.max(now.getTime(), Date.parse(event.timestamp))) }).matches;
-}
-
 /** An ingested event: entries, exits, goals and holds waiting for it. */
 export async function onJourneyEvent(deps: TriggerDeps, ref: ProfileRef, event: { event: string; messageId: string; timestamp: string; properties: Record<string, unknown> }): Promise<void> {
   const profile = profilePk(ref);
@@ -81,7 +81,7 @@ export async function onJourneyEvent(deps: TriggerDeps, ref: ProfileRef, event: 
   for (const journey of journeys) {
     const definition = journey.live?.definition;
     if (!definition) continue;
-    if (journey.status === 'live' && 'event' in definition.entry && definition.entry.event === event.event && passesWhere(journey, event, now)) {
+    if (journey.status === 'live' && deps.journeyCatalog.entersOn(journey, event, now)) {
       messages.push({ type: 'enter', journeyId: journey.id, profile, trigger: { kind: 'event', ...event } });
     }
     const exitOnEvent = definition.exit?.event === event.event;
