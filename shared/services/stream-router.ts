@@ -10,6 +10,7 @@ import {
   parseProfilePk,
   parseSendPk,
   parseJourneyStatPk,
+  isRunSk,
   JOURNEY_SK,
 } from '../aws/dynamodb/keys';
 import { countDelta, type SendRecord } from '../domain/broadcast/broadcast';
@@ -20,7 +21,7 @@ import type { AudienceCatalog } from './audiences/catalog';
 import { evaluateProfile, type EvaluationOutcome, type Trigger } from './audiences/evaluate-profile';
 import { continueErasure } from './erasure';
 import { continueMerge } from './identity-merge';
-import { isRunSk, onJourneyEvent, onJourneyMembership, onRunChange, stopAllRuns, type JourneyCatalog } from './journeys/triggers';
+import { onJourneyEvent, onJourneyMembership, onRunChange, stopAllRuns, type JourneyCatalog } from './journeys/triggers';
 
 /** A table change as the stream delivers it, images already unmarshalled. */
 export interface TableChange {

@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { runSk, runSkPrefix, type Journey, type JourneyRun, type JourneyVersionRecord, type RunStatus } from '../../domain/journey/journey';
+import { type Journey, type JourneyRun, type JourneyVersionRecord, type RunStatus } from '../../domain/journey/journey';
 import type { JourneyHold, JourneyStore } from '../../ports';
 import { EntityTable } from './entity-table';
 import {
@@ -9,6 +9,8 @@ import {
   JOURNEY_SK,
   JOURNEY_STAT_SHARD_COUNT,
   RUN_SK_PREFIX,
+  runSk,
+  runSkPrefix,
   holdSk,
   holdSkPrefix,
   journeyPk,

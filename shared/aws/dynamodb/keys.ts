@@ -206,10 +206,22 @@ export const JOURNEY_SK = 'JOURNEY';
 export const JOURNEY_LIST_PK = 'JOURNEYS';
 /** Journey items under a profile: runs, re-entry slots, holds awaiting an event. */
 export const RUN_SK_PREFIX = 'JRUN#';
-export const SLOT_SK_PREFIX = 'JSLOT#';
 export const HOLD_SK_PREFIX = 'JHOLD#';
 /** Count markers and counters of a journey are spread over this many partitions. */
 export const JOURNEY_STAT_SHARD_COUNT = 16;
+
+/** Sort key of a run under its profile: runs of a journey are one `begins_with` away. */
+export function runSk(journeyId: string, executionName: string): string {
+  return `${runSkPrefix(journeyId)}${executionName}`;
+}
+
+export function runSkPrefix(journeyId: string): string {
+  return `${RUN_SK_PREFIX}${journeyId}#`;
+}
+
+export function isRunSk(sk: string): boolean {
+  return sk.startsWith(RUN_SK_PREFIX);
+}
 
 export function journeyPk(id: string): string {
   return `JOURNEY#${id}`;

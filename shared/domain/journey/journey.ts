@@ -155,15 +155,6 @@ export function executionNameFor(version: number, profileKey: string, trigger: s
   return `v${version}-${hash(profileKey, 20)}-${hash(trigger, 20)}`;
 }
 
-/** Sort key of a run under its profile: runs of a journey are one `begins_with` away. */
-export function runSk(journeyId: string, executionName: string): string {
-  return `${runSkPrefix(journeyId)}${executionName}`;
-}
-
-export function runSkPrefix(journeyId: string): string {
-  return `JRUN#${journeyId}#`;
-}
-
 /** The oldest end of the previous run that lets a user back in now (`after_exit` with a cooldown). */
 export function reentryBound(definition: JourneyDefinition, now: Date): string | undefined {
   const reentry = definition.reentry ?? { mode: 'never' };

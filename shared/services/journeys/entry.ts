@@ -6,13 +6,12 @@ import {
   isEntryEvent,
   executionNameFor,
   reentryBound,
-  runSk,
   slotKey,
   triggerId,
   type EntryTrigger,
   type JourneyRun,
 } from '../../domain/journey/journey';
-import { parseProfilePk } from '../../aws/dynamodb/keys';
+import { parseProfilePk, runSk } from '../../aws/dynamodb/keys';
 import { closeRun } from './run-status';
 import type { Clock, JourneyStore, MembershipStore, ProfileStore, Queue, WorkflowEngine } from '../../ports';
 

@@ -2,7 +2,7 @@ import { compileRule, type CompiledRule } from '../../domain/audience/evaluate';
 import type { Rule } from '../../domain/audience/rule';
 import { durationSeconds } from '../../domain/journey/definition';
 import { countKinds, type Journey, type JourneyRun } from '../../domain/journey/journey';
-import { RUN_SK_PREFIX, profilePk } from '../../aws/dynamodb/keys';
+import { profilePk } from '../../aws/dynamodb/keys';
 import type { ProfileRef } from '../../domain/profile/profile';
 import type { Clock, JourneyStore, Queue, WorkflowEngine } from '../../ports';
 import type { JourneyMessage } from './entry';
@@ -157,8 +157,4 @@ export async function stopAllRuns(deps: Pick<TriggerDeps, 'journeys' | 'engine' 
   const running = (await deps.journeys.runsOf(profile)).filter((run) => run.runStatus === 'running');
   for (const run of running) await stopRun(deps, profile, run, 'profile erased');
   return running.length;
-}
-
-export function isRunSk(sk: string): boolean {
-  return sk.startsWith(RUN_SK_PREFIX);
 }
