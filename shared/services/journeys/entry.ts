@@ -9,6 +9,7 @@ import {
   slotKey,
   triggerId,
   type EntryTrigger,
+  type Journey,
   type JourneyRun,
 } from '../../domain/journey/journey';
 import { parseProfilePk, runSk } from '../../aws/dynamodb/keys';
@@ -97,8 +98,9 @@ const PERMANENT_START_ERRORS = new Set(['InvalidExecutionInput', 'InvalidName', 
  * After the start, what happened while the entry waited is caught up with: a run ended meanwhile
  * (exit, erasure) has its execution stopped, an exit or goal event since the entry applies.
  */
-export async function enterJourney(deps: EntryDeps, input: { journeyId: string; profile: string; trigger: EntryTrigger }): Promise<EnterOutcome> {
-  const journey = await deps.journeys.get(input.journeyId);
+export async function enterJourney(deps: EntryDeps, input: { journeyId: string; profile: string; trigger: EntryTrigger; journey?: Journey }): Promise<EnterOutcome> {
+  // The manual route has the journey already (a strongly consistent read of up to 200 KB).
+  const journey = input.journey ?? (await deps.journeys.get(input.journeyId));
   if (!journey?.live) return { kind: 'not-live' };
   const live = journey.live;
   const ref = parseProfilePk(input.profile);

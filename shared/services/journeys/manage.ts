@@ -292,7 +292,7 @@ export async function enterManually(deps: JourneyDeps, id: string, input: z.infe
   };
   let outcome: Awaited<ReturnType<typeof enterJourney>>;
   try {
-    outcome = await enterJourney(deps, entry);
+    outcome = await enterJourney(deps, { ...entry, journey });
   } catch (error) {
     if (error instanceof EngageError) throw error;
     // Step Functions throttled or failed for a moment: the entry worker finishes it (the claim
