@@ -4,6 +4,7 @@ import { activeRuns, recordExecutionEnd } from '../../shared/services/journeys/r
 import { logger } from '../lib/logger';
 import { metrics } from '../lib/metrics';
 import { getServices } from '../lib/wiring';
+import { parseJsonOrUndefined } from '../../shared/json';
 
 /** The EventBridge event Step Functions sends for a standard workflow's status change. */
 const StatusChangeSchema = z.object({
@@ -24,13 +25,6 @@ const END_STATUS: Record<string, 'succeeded' | 'failed' | 'timed_out' | 'aborted
   ABORTED: 'aborted',
 };
 
-function parseInput(text: string | null | undefined): unknown {
-  try {
-    return text ? JSON.parse(text) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Execution status changes of this deployment's journeys (an EventBridge rule on the default
@@ -60,7 +54,7 @@ export const handler = async (event: unknown): Promise<{ outcome: string }> => {
     }
     const services = getServices();
     // Large inputs are left out of the event: the execution has them.
-    const input = parseInput(detail.input) ?? (await services.engine.describe(detail.executionArn, { currentState: false }))?.input;
+    const input = parseJsonOrUndefined(detail.input) ?? (await services.engine.describe(detail.executionArn, { currentState: false }))?.input;
     const outcome = await recordExecutionEnd(services, {
       executionName: detail.name,
       status,

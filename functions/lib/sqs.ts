@@ -2,14 +2,8 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import { logger } from './logger';
+import { parseJsonOrUndefined } from '../../shared/json';
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * An SQS handler for one message schema: each record is parsed and processed; failures are
@@ -22,7 +16,7 @@ export function sqsHandler<T>(
   process: (message: T, record: SQSRecord) => Promise<void>,
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   const handleRecord = async (record: SQSRecord): Promise<void> => {
-    const parsed = schema.safeParse(parseJson(record.body));
+    const parsed = schema.safeParse(parseJsonOrUndefined(record.body));
     if (!parsed.success) {
       logger.error(`malformed ${name} message dropped`, { messageId: record.messageId });
       return;

@@ -15,6 +15,7 @@ import {
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import type { ExecutionDescription, ExecutionStatus, WorkflowEngine } from '../../ports';
+import { parseJsonOrUndefined } from '../../json';
 
 /** State machine, alias and execution names: 1–80 characters. */
 export const SFN_NAME_MAX_LENGTH = 80;
@@ -194,7 +195,7 @@ export class StepFunctionsWorkflowEngine implements WorkflowEngine {
         status: toStatus(output.status),
         startedAt: (output.startDate ?? new Date(0)).toISOString(),
         ...(output.stopDate === undefined ? {} : { stoppedAt: output.stopDate.toISOString() }),
-        ...(output.input === undefined ? {} : { input: parseJson(output.input) }),
+        ...(output.input === undefined ? {} : { input: parseJsonOrUndefined(output.input) }),
       };
     } catch (error) {
       if (errorName(error) === 'ExecutionDoesNotExist') return undefined;
@@ -324,10 +325,3 @@ function errorName(error: unknown): string {
   return typeof error === 'object' && error !== null && 'name' in error && typeof error.name === 'string' ? error.name : '';
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}

@@ -101,3 +101,8 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   const rb = b as Record<string, unknown>;
   return ka.every((k) => Object.prototype.hasOwnProperty.call(rb, k) && deepEqual(ra[k], rb[k]));
 }
+
+/** A profile that stands for its user: present, not being erased, not merged into another. */
+export function isActiveProfile(profile: Profile | undefined): profile is Profile {
+  return profile !== undefined && profile.erasureRequestedAt === undefined && profile.mergedInto === undefined;
+}

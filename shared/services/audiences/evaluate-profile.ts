@@ -1,5 +1,5 @@
 import { combinedEventRequirements, type EvaluationEvent } from '../../domain/audience/evaluate';
-import type { ProfileRef } from '../../domain/profile/profile';
+import { isActiveProfile, type ProfileRef } from '../../domain/profile/profile';
 import type { Clock, MembershipStore, ProfileStore } from '../../ports';
 import type { CatalogSnapshot } from './catalog';
 
@@ -42,7 +42,7 @@ export async function evaluateProfile(deps: EvaluationDeps, catalog: CatalogSnap
 
   const [profile, state] = await Promise.all([deps.profiles.getProfile(ref), deps.memberships.state(ref)]);
   // A merged or erased identity belongs to no audience; its user does.
-  const live = profile && profile.mergedInto === undefined && profile.erasureRequestedAt === undefined ? profile : undefined;
+  const live = isActiveProfile(profile) ? profile : undefined;
   const now = deps.clock.now();
   const members = new Set(state.memberships.keys());
   const events = live ? await loadEvents(deps, catalog, ids, ref, now) : new Map<string, EvaluationEvent[]>();

@@ -1,3 +1,4 @@
+import { isActiveProfile } from '../../domain/profile/profile';
 import { z } from 'zod';
 import { durationSeconds, type JourneyDefinition } from '../../domain/journey/definition';
 import {
@@ -127,7 +128,7 @@ export async function enterJourney(deps: EntryDeps, input: { journeyId: string; 
     }
   }
   const profile = await deps.profiles.getProfile(ref);
-  if (!profile || profile.erasureRequestedAt !== undefined || profile.mergedInto !== undefined) return { kind: 'no-profile' };
+  if (!isActiveProfile(profile)) return { kind: 'no-profile' };
 
   const bound = reentryBound(definition, now);
   const executionName = await deps.journeys.claimSlot(input.profile, slot.sk, {

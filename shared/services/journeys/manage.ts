@@ -1,3 +1,4 @@
+import { isActiveProfile } from '../../domain/profile/profile';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { referencedAudiences } from '../../domain/audience/rule';
@@ -284,7 +285,7 @@ export async function enterManually(deps: JourneyDeps, id: string, input: z.infe
   if (journey.status !== 'live' || journey.live === undefined) throw new ConflictError(`journey ${id} is ${journey.status === 'live' ? 'not published' : journey.status}: it takes no entries`);
   const ref = { kind: 'user' as const, id: input.userId };
   const profile = await deps.profiles.getProfile(ref);
-  if (!profile || profile.erasureRequestedAt !== undefined || profile.mergedInto !== undefined) throw new NotFoundError(`profile ${input.userId} not found`);
+  if (!isActiveProfile(profile)) throw new NotFoundError(`profile ${input.userId} not found`);
   const entry = {
     journeyId: id,
     profile: profilePk(ref),

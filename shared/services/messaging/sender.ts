@@ -8,7 +8,7 @@ import {
   type RenderContext,
 } from '../../domain/messaging/template';
 import { listUnsubscribeHeaders, signUnsubscribeToken, unsubscribeUrl } from '../../domain/messaging/unsubscribe';
-import type { Profile, ProfileRef } from '../../domain/profile/profile';
+import { isActiveProfile, type Profile, type ProfileRef } from '../../domain/profile/profile';
 import { parseProfilePk } from '../../aws/dynamodb/keys';
 import { assertUnreachable } from '../../errors';
 import {
@@ -85,7 +85,7 @@ const broadcastCache = new DefinitionCache(1_000);
 const templateCache = new DefinitionCache(30_000);
 
 function addressOf(profile: Profile | undefined, channel: 'email' | 'sms'): string | undefined {
-  if (!profile || profile.erasureRequestedAt !== undefined || profile.mergedInto !== undefined) return undefined;
+  if (!isActiveProfile(profile)) return undefined;
   const value = channel === 'email' ? profile.traits.email : profile.traits.phone;
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
