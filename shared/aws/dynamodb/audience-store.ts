@@ -1,12 +1,10 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   DeleteCommand,
   PutCommand,
   QueryCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
-  type BatchGetCommandOutput,
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import type { ProfileRef } from '../../domain/profile/profile';
@@ -27,6 +25,7 @@ import {
 } from './keys';
 import { EntityTable } from './entity-table';
 import { conditional } from './conditional';
+import { batchGetAll } from './batch-get';
 
 function definitionFromItem(item: Record<string, unknown>): AudienceDefinition {
   const definition = item as unknown as AudienceDefinition;
@@ -79,15 +78,8 @@ export class DynamoAudienceStore implements AudienceStore {
 
   async size(id: string): Promise<number> {
     const keys = Array.from({ length: AUDIENCE_SHARD_COUNT }, (_, shard) => ({ pk: audienceShardPk(id, shard), sk: COUNTER_SK }));
-    let total = 0;
-    let pending: Record<string, unknown>[] | undefined = keys;
-    for (let attempt = 0; pending && pending.length > 0 && attempt < 8; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-      const out: BatchGetCommandOutput = await this.client.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
-      for (const item of out.Responses?.[this.tableName] ?? []) total += typeof item.count === 'number' ? item.count : 0;
-      pending = out.UnprocessedKeys?.[this.tableName]?.Keys;
-    }
-    return total;
+    const counters = await batchGetAll(this.client, this.tableName, keys, { consistentRead: true });
+    return counters.reduce((total, item) => total + (typeof item.count === 'number' ? item.count : 0), 0);
   }
 
   async members(id: string, page: PageRequest): Promise<Page<AudienceMemberEntry>> {

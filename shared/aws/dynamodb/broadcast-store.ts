@@ -1,11 +1,12 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, PutCommand, QueryCommand, UpdateCommand, type BatchGetCommandOutput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { queryAll } from './query-all';
 import { COUNT_FIELDS, zeroCounts, type Broadcast, type Counts } from '../../domain/broadcast/broadcast';
 import type { BroadcastStore } from '../../ports';
 import { EntityTable } from './entity-table';
 import { AUDIENCE_SHARD_COUNT, BROADCAST_LIST_PK, BROADCAST_SK, COUNTER_SK, FANOUT_SK_PREFIX, broadcastPk, fanoutDoneSk, fanoutPageSk, sendPk } from './keys';
 import { conditional } from './conditional';
+import { batchGetAll } from './batch-get';
 
 export class DynamoBroadcastStore extends EntityTable<Broadcast> implements BroadcastStore {
   constructor(
@@ -18,14 +19,8 @@ export class DynamoBroadcastStore extends EntityTable<Broadcast> implements Broa
   async counts(broadcast: Broadcast): Promise<Counts> {
     const keys = Array.from({ length: AUDIENCE_SHARD_COUNT }, (_, shard) => ({ pk: sendPk(broadcast.id, shard), sk: COUNTER_SK }));
     const total = zeroCounts();
-    let pending: Record<string, unknown>[] | undefined = keys;
-    for (let attempt = 0; pending && pending.length > 0 && attempt < 8; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-      const out: BatchGetCommandOutput = await this.documents.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
-      for (const item of out.Responses?.[this.table] ?? []) {
-        for (const field of COUNT_FIELDS) total[field] += typeof item[field] === 'number' ? item[field] : 0;
-      }
-      pending = out.UnprocessedKeys?.[this.table]?.Keys;
+    for (const item of await batchGetAll(this.documents, this.table, keys, { consistentRead: true })) {
+      for (const field of COUNT_FIELDS) total[field] += typeof item[field] === 'number' ? item[field] : 0;
     }
     // Recipients: what the fan-out pages enqueued (one marker per page).
     const pages = await queryAll(this.documents, {

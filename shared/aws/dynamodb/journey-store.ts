@@ -21,6 +21,7 @@ import {
 } from './keys';
 import { queryAll } from './query-all';
 import { conditional } from './conditional';
+import { batchGetAll } from './batch-get';
 
 /** Count markers outlive any stream replay (24 hours) by far. */
 const MARKER_TTL_SECONDS = 30 * 86_400;
@@ -263,14 +264,11 @@ export class DynamoJourneyStore extends EntityTable<Journey> implements JourneyS
   }
 
   async countTotals(journeyId: string): Promise<Record<string, number>> {
-    const counters = await Promise.all(
-      Array.from({ length: JOURNEY_STAT_SHARD_COUNT }, (_, shard) =>
-        this.documents.send(new GetCommand({ TableName: this.table, Key: { pk: journeyStatPk(journeyId, shard), sk: COUNTER_SK } })),
-      ),
-    );
+    const keys = Array.from({ length: JOURNEY_STAT_SHARD_COUNT }, (_, shard) => ({ pk: journeyStatPk(journeyId, shard), sk: COUNTER_SK }));
+    const counters = await batchGetAll(this.documents, this.table, keys);
     const totals: Record<string, number> = {};
-    for (const { Item } of counters) {
-      for (const [name, value] of Object.entries(Item ?? {})) {
+    for (const item of counters) {
+      for (const [name, value] of Object.entries(item)) {
         if (name.startsWith('c:') && typeof value === 'number') totals[name.slice(2)] = (totals[name.slice(2)] ?? 0) + value;
       }
     }
