@@ -55,7 +55,7 @@ export async function closeRun(
 
 /**
  * Runs in flight across the deployment's journeys (`active` of their counts), for the dashboard's
- * "running" line: one GetItem per counter shard per journey, once a minute.
+ * "running" line: one BatchGetItem of its 16 counters per journey, once a minute.
  */
 export async function activeRuns(deps: { journeys: JourneyStore }): Promise<{ journeys: number; active: number }> {
   const journeys = (await deps.journeys.listAll()).filter((journey) => journey.live !== undefined);
