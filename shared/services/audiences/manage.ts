@@ -4,7 +4,7 @@ import { compileRule, type EvaluationEvent } from '../../domain/audience/evaluat
 import { ConflictError, NotFoundError, ValidationError } from '../../errors';
 import type { AudienceDefinition, AudienceStore, Clock, MembershipStore, Page, PageRequest, ProfileStore } from '../../ports';
 import type { Profile, ProfileRef } from '../../domain/profile/profile';
-import { updateWithRetry } from './versioned';
+import { updateWithRetry } from '../versioned';
 
 export interface ManageDeps {
   audiences: AudienceStore;

@@ -6,7 +6,7 @@ import { renderEmail, renderSms } from '../../domain/messaging/template';
 import { AUDIENCE_SHARD_COUNT, profilePk } from '../../aws/dynamodb/keys';
 import { ConcurrentUpdateError, ConflictError, NotFoundError, ValidationError } from '../../errors';
 import type { AudienceStore, BroadcastStore, Clock, Mailer, Page, PageRequest, ProfileStore, Queue, Scheduler, SmsSender, TemplateStore } from '../../ports';
-import { updateWithRetry } from '../audiences/versioned';
+import { updateWithRetry } from '../versioned';
 import type { SendMessage } from '../messaging/send-message';
 
 const E164 = /^\+[1-9]\d{1,14}$/;

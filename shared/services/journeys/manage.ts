@@ -8,7 +8,7 @@ import { profilePk } from '../../aws/dynamodb/keys';
 import { ConcurrentUpdateError, ConflictError, EngageError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors';
 import type { AudienceStore, Clock, JourneyStore, Page, PageRequest, ProfileStore, Queue, StoredTemplate, TemplateStore, WorkflowEngine } from '../../ports';
 import { compileJourneyWithMap, type JourneyResources } from '../../../statemachines/compile-journey';
-import { updateWithRetry } from '../audiences/versioned';
+import { updateWithRetry } from '../versioned';
 import { enterJourney, type EntryDeps } from './entry';
 
 export interface JourneyDeps extends EntryDeps {
@@ -62,15 +62,8 @@ async function load(deps: Pick<JourneyDeps, 'journeys'>, id: string): Promise<Jo
 }
 
 /** Read–modify–write of the journey record; retries lost races. */
-async function update(deps: Pick<JourneyDeps, 'journeys'>, id: string, change: (current: Journey) => Journey): Promise<Journey> {
-  for (let attempt = 1; ; attempt++) {
-    const current = await load(deps, id);
-    try {
-      return await deps.journeys.save(change(current));
-    } catch (error) {
-      if (!(error instanceof ConcurrentUpdateError) || attempt >= 5) throw error;
-    }
-  }
+function update(deps: Pick<JourneyDeps, 'journeys'>, id: string, change: (current: Journey) => Journey): Promise<Journey> {
+  return updateWithRetry(deps.journeys, id, change, 'journey');
 }
 
 export async function journeyView(deps: Pick<JourneyDeps, 'journeys'>, journey: Journey): Promise<Record<string, unknown>> {
